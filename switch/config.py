@@ -137,10 +137,10 @@ class _Reader:
             raise ConfigError(PREFIX + name, f"{value!r} is not valid{': ' + hint if hint else ''}")
         return value
 
-    def required(self, name: str, hint: str, **kw) -> str:
+    def required(self, name: str, missing: str, **kw) -> str:
         value = self.text(name, **kw)
         if value is None:
-            raise ConfigError(PREFIX + name, f"is not set; {hint}")
+            raise ConfigError(PREFIX + name, f"is not set; {missing}")
         return value
 
     def integer(self, name: str, default: int, *, minimum: int = 0, maximum: int | None = None) -> int:

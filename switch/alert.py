@@ -1,0 +1,125 @@
+"""Cloud Monitoring notifications (schema 1.2) → Incident.
+
+The same JSON arrives as a webhook body or as a Pub/Sub message's data
+(monitoring.md §1, §4). Parsing is strict about what switch acts on (an
+incident id and a state) and lenient about everything else: field types vary
+between real payloads (``documentation`` is a string in test notifications,
+``metric.labels`` may be absent, ``ended_at`` is null while open).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from dataclasses import dataclass
+
+from .errors import BadRequest
+
+OPEN = "open"
+CLOSED = "closed"
+TEST = "test"
+
+# A close sent because someone edited or deleted the policy while the incident
+# was open (monitoring.md §2). The site may still be down: not a recovery.
+POLICY_CANCEL_MARKER = "incident cancelled because the alert policy"
+
+
+@dataclass(frozen=True)
+class Incident:
+    id: str
+    state: str  # "open", "closed" or "test"
+    policy: str = ""
+    started_at: int | None = None
+    ended_at: int | None = None
+    summary: str = ""
+    cancelled: bool = False  # closed by a policy edit/delete, not by recovery
+
+    @property
+    def is_test(self) -> bool:
+        return self.state == TEST
+
+    @property
+    def event_time(self) -> int | None:
+        """When the event this notification reports happened (close or open)."""
+        return self.ended_at if self.state == CLOSED and self.ended_at else self.started_at
+
+
+def _epoch(value, field_name: str) -> int | None:
+    if value is None or value == 0:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        raise BadRequest(f"incident.{field_name} must be epoch seconds")
+    try:
+        number = int(float(value))
+    except (ValueError, OverflowError):
+        raise BadRequest(f"incident.{field_name} must be epoch seconds") from None
+    if not 0 < number < 10**11:
+        raise BadRequest(f"incident.{field_name} is out of range")
+    return number
+
+
+def _text(value) -> str:
+    return value if isinstance(value, str) else ""
+
+
+def parse(payload) -> Incident:
+    """An Incident from a decoded notification; BadRequest when it is not one."""
+    if not isinstance(payload, dict):
+        raise BadRequest("the body is not a Cloud Monitoring notification (expected a JSON object)")
+    incident = payload.get("incident")
+    if not isinstance(incident, dict):
+        raise BadRequest("the body is not a Cloud Monitoring notification (no \"incident\" object)")
+    version = payload.get("version")
+    raw_state = incident.get("state")
+    if not isinstance(raw_state, str):
+        raise BadRequest("incident.state must be \"open\" or \"closed\"")
+    incident_id = incident.get("incident_id")
+    if isinstance(incident_id, (int, float)) and not isinstance(incident_id, bool):
+        incident_id = str(incident_id)
+    if not isinstance(incident_id, str) or not incident_id.strip() or len(incident_id) > 256:
+        raise BadRequest("incident.incident_id must be a non-empty string")
+    policy = _text(incident.get("policy_name"))[:512]
+    summary = _text(incident.get("summary"))[:1024]
+
+    # The console's "send test notification" (monitoring.md §3): acknowledge, never act.
+    if version == TEST:
+        return Incident(id=incident_id, state=TEST, policy=policy, summary=summary)
+
+    state = raw_state.strip().lower()
+    if state not in (OPEN, CLOSED):
+        raise BadRequest(f"incident.state {raw_state[:40]!r} is neither \"open\" nor \"closed\"")
+    observed = _text(incident.get("observed_value"))
+    cancelled = state == CLOSED and (
+        POLICY_CANCEL_MARKER in observed.lower() or POLICY_CANCEL_MARKER in summary.lower())
+    return Incident(
+        id=incident_id,
+        state=state,
+        policy=policy,
+        started_at=_epoch(incident.get("started_at"), "started_at"),
+        ended_at=_epoch(incident.get("ended_at"), "ended_at"),
+        summary=summary,
+        cancelled=cancelled,
+    )
+
+
+def parse_json(body: bytes) -> Incident:
+    try:
+        payload = json.loads(body)
+    except (ValueError, RecursionError):
+        raise BadRequest("the body is not valid JSON") from None
+    return parse(payload)
+
+
+def from_pubsub_message(message) -> Incident:
+    """An Incident from a Pub/Sub message: ``{"data": base64(notification JSON), ...}``."""
+    if not isinstance(message, dict):
+        raise BadRequest("the Pub/Sub message is not an object")
+    data = message.get("data")
+    if not isinstance(data, (str, bytes)) or not data:
+        raise BadRequest("the Pub/Sub message has no data")
+    try:
+        decoded = base64.b64decode(data, validate=True)
+    except (binascii.Error, ValueError):
+        raise BadRequest("the Pub/Sub message data is not base64") from None
+    return parse_json(decoded)

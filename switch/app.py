@@ -1,0 +1,150 @@
+"""The HTTP face: routing, auth, body limits, JSON answers, errors → status codes.
+
+Order of checks, cheapest and safest first: settings, credentials (headers
+and query only, before the body is read), route and method, body size, body
+shape. A request refused at any of these makes no API call.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import traceback
+
+from flask import Request, Response
+
+from . import config, logs
+from .auth import authenticate
+from .errors import BadRequest, MethodNotAllowed, NotFound, PayloadTooLarge, SwitchError, Unauthorized
+
+MAX_BODY = 64 * 1024
+
+ROUTES = {
+    "/": ("POST",),
+    "/failover": ("POST",),
+    "/failback": ("POST",),
+    "/reconcile": ("POST",),
+    "/status": ("GET",),
+}
+
+_switch = None
+_switch_settings = None
+_switch_lock = threading.Lock()
+
+
+def controller(settings):
+    """One Switch per settings object, so API clients and sessions are reused by a warm instance."""
+    global _switch, _switch_settings
+    with _switch_lock:
+        if _switch is None or _switch_settings is not settings:
+            from .failover import Switch
+
+            _switch = Switch.from_settings(settings)
+            _switch_settings = settings
+        return _switch
+
+
+def json_response(payload: dict, status: int = 200, headers: dict | None = None) -> Response:
+    body = json.dumps(payload, indent=2, sort_keys=False) + "\n"
+    return Response(body, status=status, headers=headers or {}, mimetype="application/json")
+
+
+def error_response(exc: SwitchError) -> Response:
+    headers = {}
+    if isinstance(exc, Unauthorized):
+        headers["WWW-Authenticate"] = 'Basic realm="switch"'
+    if isinstance(exc, MethodNotAllowed):
+        headers["Allow"] = ", ".join(exc.allowed)
+    payload = {"error": {"code": exc.code, "message": exc.message}}
+    details = {k: v for k, v in exc.details.items() if v not in (None, "")}
+    if details:
+        payload["error"].update(details)
+    return json_response(payload, exc.status, headers)
+
+
+def read_body(request: Request) -> bytes:
+    """The body, refusing more than MAX_BODY bytes without reading them all."""
+    length = request.content_length
+    if length is not None and length > MAX_BODY:
+        raise PayloadTooLarge(f"the body is {length} bytes; the limit is {MAX_BODY}")
+    data = request.stream.read(MAX_BODY + 1)
+    if len(data) > MAX_BODY:
+        raise PayloadTooLarge(f"the body is over the limit of {MAX_BODY} bytes")
+    return data
+
+
+def json_object(body: bytes, allowed: set[str]) -> dict:
+    """A command body: empty, or a JSON object with only ``allowed`` keys."""
+    if not body.strip():
+        return {}
+    try:
+        value = json.loads(body)
+    except (ValueError, RecursionError):
+        raise BadRequest("the body is not valid JSON") from None
+    if not isinstance(value, dict):
+        raise BadRequest("the body must be a JSON object")
+    unknown = sorted(set(value) - allowed)
+    if unknown:
+        raise BadRequest(f"unknown field {unknown[0][:64]!r}; allowed: {', '.join(sorted(allowed)) or 'none'}")
+    return value
+
+
+def flag(body: dict, name: str) -> bool:
+    value = body.get(name, False)
+    if not isinstance(value, bool):
+        raise BadRequest(f"{name!r} must be true or false")
+    return value
+
+
+def route(request: Request) -> tuple[str, tuple[str, ...]]:
+    path = request.path.rstrip("/") or "/"
+    methods = ROUTES.get(path)
+    if methods is None:
+        raise NotFound(f"no such path {request.path[:200]!r}; use POST /, POST /failover, POST /failback, "
+                       f"POST /reconcile or GET /status")
+    if request.method not in methods:
+        raise MethodNotAllowed(f"{request.method} is not allowed on {path}; use {' or '.join(methods)}", methods)
+    return path, methods
+
+
+def dispatch(request: Request, settings, path: str) -> dict:
+    if path == "/status":
+        return controller(settings).status()
+    body = read_body(request)
+    if path == "/":
+        from .events import handle_notification
+
+        return handle_notification(controller(settings), body, trigger="webhook")
+    if path == "/failover":
+        json_object(body, set())
+        return controller(settings).failover(pinned=True, trigger="manual").to_dict()
+    if path == "/failback":
+        command = json_object(body, {"force"})
+        return controller(settings).failback(force=flag(command, "force"), automatic=False,
+                                             trigger="manual").to_dict()
+    if path == "/reconcile":
+        json_object(body, set())
+        return controller(settings).reconcile().to_dict()
+    raise NotFound(path)  # pragma: no cover - route() checked it
+
+
+def handle(request: Request) -> Response:
+    started = time.monotonic()
+    path = request.path[:200]
+    try:
+        settings = config.load()
+        authenticate(request.headers.getlist("Authorization"), request.args.getlist("auth_token"), settings)
+        path, _ = route(request)
+        answer = dispatch(request, settings, path)
+        return json_response(answer)
+    except SwitchError as exc:
+        severity = "ERROR" if exc.status >= 500 else "WARNING"
+        logs.event(severity, f"{request.method} {path}: {exc.message}", outcome=exc.code, status=exc.status,
+                   duration_ms=int((time.monotonic() - started) * 1000))
+        return error_response(exc)
+    except Exception:  # a bug: answer without leaking internals, log the traceback
+        logs.error(f"{request.method} {path}: unexpected error", outcome="internal", status=500,
+                   traceback=traceback.format_exc(limit=20))
+        return json_response({"error": {"code": "internal",
+                                         "message": "unexpected error; the function's logs have the details"}}, 500)

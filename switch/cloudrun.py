@@ -1,0 +1,368 @@
+"""CloudRunService: a thin wrapper over the discovery-built Run Admin API v1 client.
+
+One service in one project and region. It speaks Google's JSON so nothing
+above it has to: callers get a ``Replica`` (what exists) and plain booleans.
+
+Google quirks handled here (facts in the reference notes, cloudrun.md):
+- the regional root ``https://REGION-run.googleapis.com/`` is used for every
+  call; ``namespaces.*`` on the global root fails;
+- GET returns the project *number* as namespace, so we never compare it;
+- a create that was retried after a lost answer comes back 409 although it
+  succeeded, and a create right after a delete answers 409 while the old
+  service is still being removed in the background;
+- IAM is read-modify-write with an etag; a concurrent writer makes it 409.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import socket
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Callable
+
+from .errors import ConfigError, NotManaged, ReplicaFailed, ReplicaTimeout, UpstreamError
+
+MANAGED_LABEL = ("managed-by", "switch")
+# Our own annotation keys. Cloud Run reserves run.googleapis.com/,
+# serving.knative.dev/, autoscaling.knative.dev/ and cloud.googleapis.com/;
+# other keys are kept as given (not confirmed live for every key, so they are
+# short and plain).
+PINNED = "switch/pinned"
+ACTIVATED_AT = "switch/activated-at"
+INCIDENT = "switch/incident"
+INVOKER_ROLE = "roles/run.invoker"
+PUBLIC_MEMBER = "allUsers"
+RETRYABLE_STATUS = {429, 500, 502, 503, 504}
+
+
+def _now_rfc3339() -> str:
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def parse_time(value: str | None) -> float | None:
+    """Epoch seconds from an RFC 3339 timestamp, or None."""
+    if not value:
+        return None
+    try:
+        return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return None
+
+
+@dataclass(frozen=True)
+class Replica:
+    """What Cloud Run says about the service, in switch's terms."""
+
+    name: str
+    managed: bool
+    ready: bool | None  # None while Cloud Run is still deciding
+    message: str = ""
+    url: str | None = None
+    pinned: bool = False
+    activated_at: float | None = None
+    incident: str | None = None
+    uid: str = ""
+    generation: int = 0
+    image: str = ""
+    raw: dict = field(default_factory=dict, repr=False, compare=False)
+
+    @classmethod
+    def from_service(cls, service: dict) -> "Replica":
+        meta = service.get("metadata") or {}
+        labels = meta.get("labels") or {}
+        annotations = meta.get("annotations") or {}
+        status = service.get("status") or {}
+        ready, message = _readiness(service)
+        containers = (((service.get("spec") or {}).get("template") or {}).get("spec") or {}).get("containers") or [{}]
+        return cls(
+            name=meta.get("name", ""),
+            managed=labels.get(MANAGED_LABEL[0]) == MANAGED_LABEL[1],
+            ready=ready,
+            message=message,
+            url=status.get("url") or None,
+            pinned=annotations.get(PINNED) == "true",
+            activated_at=parse_time(annotations.get(ACTIVATED_AT)) or parse_time(meta.get("creationTimestamp")),
+            incident=annotations.get(INCIDENT) or None,
+            uid=meta.get("uid", ""),
+            generation=int(meta.get("generation") or 0),
+            image=containers[0].get("image", ""),
+            raw=service,
+        )
+
+
+def _readiness(service: dict) -> tuple[bool | None, str]:
+    """Ready only counts once Cloud Run has observed the latest generation."""
+    meta = service.get("metadata") or {}
+    status = service.get("status") or {}
+    if status.get("observedGeneration") != meta.get("generation"):
+        return None, "waiting for Cloud Run to observe the latest generation"
+    for condition in status.get("conditions") or []:
+        if condition.get("type") == "Ready":
+            state = condition.get("status")
+            text = condition.get("message") or condition.get("reason") or ""
+            if state == "True":
+                return True, text
+            if state == "False":
+                return False, text or "the revision failed"
+            return None, text or "deploying"
+    return None, "no Ready condition yet"
+
+
+def google_error(exc) -> tuple[int, str, str]:
+    """(HTTP status, canonical status, message) of a googleapiclient HttpError."""
+    code = int(getattr(exc, "status_code", None) or exc.resp.status)
+    try:
+        error = json.loads(exc.content)["error"]
+        return code, error.get("status", ""), error.get("message", "") or str(exc.reason)
+    except (ValueError, KeyError, TypeError):
+        # An HTML 404 from Google's front end: wrong host or path.
+        return code, "", f"HTTP {code} {exc.resp.reason} from {exc.uri}"
+
+
+def service_body(settings, *, pinned: bool = False, incident: str | None = None) -> dict:
+    """The Knative Service switch creates: the site's image, labelled as ours."""
+    annotations = {
+        "run.googleapis.com/ingress": "all",
+        ACTIVATED_AT: _now_rfc3339(),
+    }
+    if pinned:
+        annotations[PINNED] = "true"
+    if incident:
+        annotations[INCIDENT] = incident[:256]
+    container = {
+        "image": settings.image,
+        "ports": [{"containerPort": settings.port, "name": "http1"}],
+        "resources": {"limits": {"cpu": settings.cpu, "memory": settings.memory}},
+    }
+    if settings.container_env:
+        container["env"] = [{"name": k, "value": v} for k, v in sorted(settings.container_env.items())]
+    return {
+        "apiVersion": "serving.knative.dev/v1",
+        "kind": "Service",
+        "metadata": {
+            "name": settings.service,
+            "namespace": settings.project,
+            "labels": {MANAGED_LABEL[0]: MANAGED_LABEL[1]},
+            "annotations": annotations,
+        },
+        "spec": {
+            "template": {
+                "metadata": {"annotations": {"autoscaling.knative.dev/maxScale": str(settings.max_instances)}},
+                "spec": {"containerConcurrency": 80, "timeoutSeconds": 300, "containers": [container]},
+            },
+            "traffic": [{"percent": 100, "latestRevision": True}],
+        },
+    }
+
+
+class CloudRunService:
+    """One Cloud Run service, addressed as ``projects/P/locations/R/services/NAME``."""
+
+    def __init__(self, client, project: str, region: str, name: str, *, retries: int = 4,
+                 sleep: Callable[[float], None] = time.sleep, clock: Callable[[], float] = time.monotonic):
+        self._services = client.projects().locations().services()
+        self._client = client
+        self.project = project
+        self.region = region
+        self.name = name
+        self.retries = retries
+        self._sleep = sleep
+        self._clock = clock
+        self.last: Replica | None = None
+
+    @classmethod
+    def from_settings(cls, settings, client=None, **kw) -> "CloudRunService":
+        if client is None:
+            from .transport import run_client
+
+            client = run_client(settings)
+        return cls(client, settings.project, settings.region, settings.service, retries=settings.api_retries, **kw)
+
+    @property
+    def parent(self) -> str:
+        return f"projects/{self.project}/locations/{self.region}"
+
+    @property
+    def resource(self) -> str:
+        return f"{self.parent}/services/{self.name}"
+
+    @property
+    def url(self) -> str | None:
+        """The replica's URL as last seen (``status.url``), if it has one."""
+        return self.last.url if self.last else None
+
+    # -- calls --------------------------------------------------------------
+
+    def _execute(self, request, what: str):
+        """Run one API call with googleapiclient's retries; failures become UpstreamError."""
+        from googleapiclient.errors import HttpError
+
+        try:
+            return request.execute(num_retries=self.retries)
+        except HttpError as exc:
+            code, status, message = google_error(exc)
+            raise UpstreamError(f"Cloud Run {what}: {message}", api="run", status_code=code,
+                                retryable=code in RETRYABLE_STATUS, google_status=status) from exc
+        except (socket.timeout, ConnectionError, OSError) as exc:
+            raise UpstreamError(f"Cloud Run {what}: {exc}", api="run", retryable=True) from exc
+        except Exception as exc:  # google.auth: no credentials, or a refresh that failed
+            from google.auth import exceptions as auth_errors
+
+            if isinstance(exc, auth_errors.DefaultCredentialsError):
+                raise ConfigError("GOOGLE_APPLICATION_CREDENTIALS",
+                                  "no Google credentials found; run on Google Cloud with a service account, "
+                                  "or run `gcloud auth application-default login`") from exc
+            if isinstance(exc, auth_errors.GoogleAuthError):
+                raise UpstreamError(f"Cloud Run {what}: Google credentials failed: {exc}", api="run",
+                                    retryable=True) from exc
+            raise
+
+    def get(self) -> Replica | None:
+        """The service as it is now, or None when it does not exist."""
+        try:
+            service = self._execute(self._services.get(name=self.resource), "get")
+        except UpstreamError as exc:
+            if exc.status_code == 404:
+                self.last = None
+                return None
+            raise
+        self.last = Replica.from_service(service)
+        return self.last
+
+    def create(self, body: dict) -> Replica:
+        """Create the service; a 409 means it exists (perhaps our own retried create).
+
+        A 409 while GET says 404 means an earlier replica of this name is still
+        being deleted; Cloud Run refuses the name until that finishes, so we
+        wait briefly and try again.
+        """
+        deadline = self._clock() + 60
+        delay = 1.0
+        while True:
+            try:
+                service = self._execute(self._services.create(parent=self.parent, body=body), "create")
+                self.last = Replica.from_service(service)
+                return self.last
+            except UpstreamError as exc:
+                if exc.status_code != 409:
+                    raise
+            existing = self.get()
+            if existing is not None:
+                return existing
+            if self._clock() >= deadline:
+                raise UpstreamError(f"Cloud Run create: {self.name!r} is still being deleted; try again shortly",
+                                    api="run", status_code=409, retryable=True)
+            self._sleep(delay)
+            delay = min(delay * 2, 8.0)
+
+    def replace(self, replica: Replica, *, annotations: dict[str, str | None]) -> Replica:
+        """Change our own annotations on a managed service (metadata only: no new revision)."""
+        if not replica.managed:
+            raise NotManaged(f"Cloud Run service {self.name!r} was not created by switch; it is left untouched")
+        body = json.loads(json.dumps(replica.raw))
+        current = body.setdefault("metadata", {}).setdefault("annotations", {})
+        for key, value in annotations.items():
+            if value is None:
+                current.pop(key, None)
+            else:
+                current[key] = value
+        body.pop("status", None)
+        service = self._execute(self._services.replaceService(name=self.resource, body=body), "update")
+        self.last = Replica.from_service(service)
+        return self.last
+
+    def wait_ready(self, timeout: float, *, poll_interval: float = 1.0,
+                   on_poll: Callable[[Replica, float], None] | None = None) -> Replica:
+        """Poll until Ready is "True" (return it) or "False" (raise ReplicaFailed).
+
+        Polls start fast and back off to ``poll_interval``: a replica that is
+        ready quickly is seen quickly, and a slow one costs few calls.
+        """
+        start = self._clock()
+        delay = min(0.25, poll_interval)
+        while True:
+            replica = self.get()
+            waited = self._clock() - start
+            if replica is None:
+                raise UpstreamError(f"Cloud Run service {self.name!r} disappeared while waiting for it to be ready",
+                                    api="run", retryable=True)
+            if on_poll is not None:
+                on_poll(replica, waited)
+            if replica.ready is True:
+                return replica
+            if replica.ready is False:
+                raise ReplicaFailed(f"Cloud Run replica {self.name!r} failed: {replica.message}", api="run")
+            if waited + delay > timeout:
+                raise ReplicaTimeout(f"Cloud Run replica {self.name!r} was not ready after {timeout:g} s "
+                                     f"({replica.message}); the next notification or reconcile will go on waiting",
+                                     api="run")
+            self._sleep(delay)
+            delay = min(delay * 1.6, poll_interval)
+
+    def is_public(self) -> bool:
+        policy = self._execute(self._services.getIamPolicy(resource=self.resource), "getIamPolicy")
+        return _grants_public(policy)
+
+    def make_public(self, attempts: int = 5) -> bool:
+        """Grant allUsers roles/run.invoker, keeping every existing binding.
+
+        Read-modify-write with the etag; a concurrent writer makes
+        setIamPolicy answer 409 ABORTED, and then the whole cycle is redone.
+        Returns True when the policy was changed.
+        """
+        for attempt in range(attempts):
+            policy = self._execute(self._services.getIamPolicy(resource=self.resource), "getIamPolicy")
+            if _grants_public(policy):
+                return False
+            bindings = [dict(b) for b in policy.get("bindings") or []]
+            for binding in bindings:
+                if binding.get("role") == INVOKER_ROLE and not binding.get("condition"):
+                    binding["members"] = list(binding.get("members") or []) + [PUBLIC_MEMBER]
+                    break
+            else:
+                bindings.append({"role": INVOKER_ROLE, "members": [PUBLIC_MEMBER]})
+            new_policy = {key: value for key, value in policy.items() if key not in ("bindings",)}
+            new_policy["bindings"] = bindings
+            try:
+                self._execute(self._services.setIamPolicy(resource=self.resource, body={"policy": new_policy}),
+                              "setIamPolicy")
+                return True
+            except UpstreamError as exc:
+                if exc.status_code == 409 and attempt + 1 < attempts:
+                    self._sleep(random.uniform(0.1, 0.5) * (attempt + 1))
+                    continue
+                if exc.status_code == 400 and "permitted customer" in exc.message:
+                    exc.message += (" (an organization policy, Domain Restricted Sharing, forbids allUsers; "
+                                    "allow it for this project or use a load balancer)")
+                raise
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def delete(self, replica: Replica | None = None) -> bool:
+        """Delete the service if switch created it. Returns False when it is already gone.
+
+        A service without the ``managed-by: switch`` label is never deleted.
+        """
+        replica = replica or self.get()
+        if replica is None:
+            return False
+        if not replica.managed:
+            raise NotManaged(f"Cloud Run service {self.name!r} exists but was not created by switch "
+                             f"(no label managed-by=switch); it is left untouched")
+        try:
+            self._execute(self._services.delete(name=self.resource), "delete")
+        except UpstreamError as exc:
+            if exc.status_code == 404:
+                return False
+            raise
+        self.last = None
+        return True
+
+
+def _grants_public(policy: dict) -> bool:
+    return any(
+        b.get("role") == INVOKER_ROLE and PUBLIC_MEMBER in (b.get("members") or []) and not b.get("condition")
+        for b in policy.get("bindings") or []
+    )

@@ -1,0 +1,56 @@
+"""Is the home site healthy? N consecutive 2xx answers from its health path.
+
+One good answer after an outage proves little (a router coming up, a pod
+half-started), so failback wants several in a row. A redirect is the site's
+own answer and is not followed: following it could land on the replica and
+make a dead home look healthy.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+import requests
+
+
+@dataclass(frozen=True)
+class ProbeResult:
+    healthy: bool
+    url: str
+    answers: list[str] = field(default_factory=list)  # "200", "503", "timeout", ...
+
+    @property
+    def summary(self) -> str:
+        verdict = "healthy" if self.healthy else "not healthy"
+        return f"{self.url} {verdict} ({', '.join(self.answers) or 'no answer'})"
+
+
+def probe(url: str, *, count: int = 3, interval: float = 2.0, timeout: float = 5.0,
+          session: requests.Session | None = None, sleep: Callable[[float], None] = time.sleep) -> ProbeResult:
+    """Ask ``url`` up to ``count`` times; stop at the first answer that is not 2xx."""
+    http = session or requests.Session()
+    answers: list[str] = []
+    try:
+        for attempt in range(count):
+            if attempt:
+                sleep(interval)
+            try:
+                answer = http.get(url, timeout=timeout, allow_redirects=False,
+                                  headers={"User-Agent": "switch-home-probe", "Cache-Control": "no-cache"})
+                answer.close()
+                answers.append(str(answer.status_code))
+                ok = 200 <= answer.status_code < 300
+            except requests.exceptions.Timeout:
+                answers.append("timeout")
+                ok = False
+            except requests.exceptions.RequestException as exc:
+                answers.append(type(exc).__name__)
+                ok = False
+            if not ok:
+                return ProbeResult(False, url, answers)
+        return ProbeResult(True, url, answers)
+    finally:
+        if session is None:
+            http.close()

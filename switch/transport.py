@@ -1,0 +1,138 @@
+"""All Google API traffic goes through ``requests``.
+
+googleapiclient speaks httplib2, which is not thread-safe, has no timeout by
+default and cannot be intercepted by the ``responses`` test library.
+``RequestsHttp`` is an httplib2-compatible adapter over google-auth's
+``AuthorizedSession``: connection reuse, an explicit timeout, one session per
+thread (functions-framework serves requests on gunicorn threads), and one seam
+that both unit tests (``responses``) and the emulator (a loopback root) use.
+
+The adapter contract googleapiclient relies on (cloudrun.md §9): ``request()``
+returns ``(httplib2.Response, bytes)`` with an int ``.status``, lowercase
+header keys, ``.reason`` set, redirects not followed; requests' timeouts and
+connection errors become ``socket.timeout`` and the builtin
+``ConnectionError``, which ``execute(num_retries=...)`` retries. A requests
+transport is not official (googleapis/google-api-python-client#368), which is
+why the contract is pinned down by tests.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+from typing import Callable
+
+import httplib2
+import requests
+
+from .config import Settings, is_loopback_url
+
+SCOPES = ("https://www.googleapis.com/auth/cloud-platform",)
+
+
+class RequestsHttp:
+    """An ``httplib2.Http`` look-alike backed by a requests session per thread."""
+
+    def __init__(self, session_factory: Callable[[], requests.Session], timeout: float):
+        self._factory = session_factory
+        self._local = threading.local()
+        self.timeout = timeout
+
+    @property
+    def session(self) -> requests.Session:
+        session = getattr(self._local, "session", None)
+        if session is None:
+            session = self._local.session = self._factory()
+        return session
+
+    def request(self, uri, method="GET", body=None, headers=None, redirections=5, connection_type=None):
+        try:
+            answer = self.session.request(method, uri, data=body, headers=headers,
+                                          timeout=self.timeout, allow_redirects=False)
+        except requests.exceptions.Timeout as exc:
+            self._discard_session()
+            raise socket.timeout(f"{method} {uri}: timed out after {self.timeout:g} s") from exc
+        except requests.exceptions.ConnectionError as exc:
+            self._discard_session()
+            raise ConnectionError(f"{method} {uri}: {exc}") from exc
+        info = {key.lower(): value for key, value in answer.headers.items()}
+        info["status"] = str(answer.status_code)
+        response = httplib2.Response(info)
+        response.reason = answer.reason
+        return response, answer.content
+
+    def _discard_session(self) -> None:
+        # A pooled connection that timed out or was reset may be half-used;
+        # start the next attempt on a fresh one.
+        session = getattr(self._local, "session", None)
+        if session is not None:
+            self._local.session = None
+            session.close()
+
+    def close(self) -> None:
+        self._discard_session()
+
+
+def credentials_for(endpoint: str):
+    """Anonymous credentials for a local emulator, else Application Default Credentials."""
+    if is_loopback_url(endpoint):
+        from google.auth.credentials import AnonymousCredentials
+
+        return AnonymousCredentials()
+    import google.auth
+
+    credentials, _ = google.auth.default(scopes=SCOPES)
+    return credentials
+
+
+def session_factory(endpoint: str) -> Callable[[], requests.Session]:
+    """Sessions that carry the right credentials for ``endpoint``."""
+    credentials = credentials_for(endpoint)
+
+    def make() -> requests.Session:
+        from google.auth.transport.requests import AuthorizedSession
+
+        return AuthorizedSession(credentials)
+
+    return make
+
+
+def build_client(api: str, version: str, endpoint: str, timeout: float):
+    """A discovery-built client on ``endpoint`` that sends everything through requests.
+
+    Static discovery: the API description ships inside google-api-python-client,
+    so building a client makes no network call.
+    """
+    from googleapiclient.discovery import build
+
+    http = RequestsHttp(session_factory(endpoint), timeout)
+    return build(api, version, http=http, client_options={"api_endpoint": endpoint},
+                 static_discovery=True, cache_discovery=False)
+
+
+_clients: dict[tuple, object] = {}
+_clients_lock = threading.Lock()
+
+
+def client(api: str, version: str, endpoint: str, timeout: float):
+    """A process-wide client per (api, version, endpoint, timeout).
+
+    Parsing the discovery document costs tens of milliseconds; a warm function
+    instance builds each client once.
+    """
+    key = (api, version, endpoint, timeout)
+    found = _clients.get(key)
+    if found is None:
+        with _clients_lock:
+            found = _clients.get(key)
+            if found is None:
+                found = _clients[key] = build_client(api, version, endpoint, timeout)
+    return found
+
+
+def run_client(settings: Settings):
+    return client("run", "v1", settings.run_endpoint, settings.http_timeout_seconds)
+
+
+def monitoring_client(settings: Settings):
+    return client("monitoring", "v3", settings.monitoring_endpoint, settings.http_timeout_seconds)
