@@ -12,7 +12,6 @@ import pytest
 import responses
 
 ROOT = Path(__file__).resolve().parent.parent
-SAMPLES = ROOT.parent / "shared" / "reference" / "samples"
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
 PROJECT = "switch-demo"
@@ -107,3 +106,50 @@ def app(env):
 @pytest.fixture
 def client(app):
     return app.test_client()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_process_state():
+    """Each test starts like a cold function instance."""
+    from switch import app as switch_app
+    from switch.failover import Switch
+
+    Switch._public_seen.clear()
+    switch_app._switch = None
+    yield
+    Switch._public_seen.clear()
+
+
+def google_error(code: int, status: str, message: str) -> dict:
+    return {"error": {"code": code, "message": message, "status": status}}
+
+
+def run_service(*, managed=True, ready="True", generation=1, observed=1, annotations=None, message="") -> dict:
+    """A Run v1 Service as GET returns it (from the reference sample), adjusted."""
+    service = fixture_json("run-service-ready.json")
+    meta = service["metadata"]
+    if managed:
+        meta["labels"]["managed-by"] = "switch"
+    meta["annotations"].update(annotations or {})
+    meta["generation"] = generation
+    status = service["status"]
+    status["observedGeneration"] = observed
+    for condition in status["conditions"]:
+        if condition["type"] == "Ready":
+            condition["status"] = ready
+            if message:
+                condition["message"] = message
+    if ready != "True":
+        status.pop("url", None)
+        status.pop("address", None)
+    return service
+
+
+def api_calls(mock, method: str | None = None, contains: str = "") -> list:
+    """Calls ``responses`` saw, optionally filtered by method and URL fragment."""
+    return [c for c in mock.calls
+            if (method is None or c.request.method == method) and contains in c.request.url]
+
+
+def writes(mock) -> list:
+    return [c for c in mock.calls if c.request.method in ("POST", "PUT", "PATCH", "DELETE")]

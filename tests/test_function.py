@@ -1,0 +1,511 @@
+"""The function through its real entry point (functions-framework's app), with
+Google's API intercepted by ``responses`` through switch's transport."""
+
+from __future__ import annotations
+
+import copy
+import json
+import time
+
+import pytest
+import requests
+import responses
+
+from tests.conftest import (BEARER, IMAGE, PROJECT, RUN_ROOT, SERVICE, SERVICE_URL, TOKEN, api_calls,
+                            basic_header, fixture_json, google_error, run_service, writes)
+
+NOT_FOUND = google_error(404, "NOT_FOUND", f"Resource '{SERVICE}' of kind 'SERVICE' does not exist.")
+IAM_GET = f"{SERVICE_URL}:getIamPolicy"
+IAM_SET = f"{SERVICE_URL}:setIamPolicy"
+
+
+def open_alert() -> dict:
+    return fixture_json("incident-open.json")
+
+
+def closed_alert() -> dict:
+    return fixture_json("incident-closed.json")
+
+
+def sent_json(call) -> dict:
+    return json.loads(call.request.body)
+
+
+def expect_fresh_failover(google, policy=None):
+    google.add(responses.GET, SERVICE_URL, status=404, json=NOT_FOUND)
+    google.add(responses.POST, RUN_ROOT, json=run_service(ready="Unknown"))
+    google.add(responses.GET, SERVICE_URL, json=run_service())
+    google.add(responses.GET, IAM_GET, json=policy or {"version": 1, "etag": "BwX1"})
+    google.add(responses.POST, IAM_SET, json={"version": 1, "etag": "BwX2"})
+
+
+# -- failover ------------------------------------------------------------------
+
+
+def test_open_notification_creates_the_replica_with_the_expected_body(client, google, env):
+    env(CONTAINER_ENV='{"SITE_MODE": "failover"}', MAX_INSTANCES="4")
+    expect_fresh_failover(google)
+
+    answer = client.post("/", json=open_alert(), headers=BEARER)
+
+    assert answer.status_code == 200, answer.get_data(as_text=True)
+    body = answer.get_json()
+    assert body["action"] == "failover" and body["state"] == "active" and body["changed"] is True
+    assert body["url"] == "https://site-replica-q2w3e4r5ta-ew.a.run.app"
+    assert [s["step"] for s in body["steps"]] == ["get", "create", "ready", "public", "traffic"]
+    assert all(isinstance(s["ms"], int) for s in body["steps"])
+
+    [create] = api_calls(google, "POST", "/services?")
+    sent = sent_json(create)
+    assert create.request.url.startswith("https://europe-west1-run.googleapis.com/v1/projects/switch-demo/")
+    assert sent["apiVersion"] == "serving.knative.dev/v1" and sent["kind"] == "Service"
+    assert sent["metadata"]["name"] == SERVICE
+    assert sent["metadata"]["namespace"] == PROJECT
+    assert sent["metadata"]["labels"] == {"managed-by": "switch"}
+    assert sent["metadata"]["annotations"]["run.googleapis.com/ingress"] == "all"
+    assert "switch/pinned" not in sent["metadata"]["annotations"]
+    assert sent["metadata"]["annotations"]["switch/incident"] == "0.nx4k2ab9pq7z"
+    template = sent["spec"]["template"]
+    assert template["metadata"]["annotations"] == {"autoscaling.knative.dev/maxScale": "4"}
+    [container] = template["spec"]["containers"]
+    assert container == {
+        "image": IMAGE,
+        "ports": [{"containerPort": 8080, "name": "http1"}],
+        "resources": {"limits": {"cpu": "1", "memory": "512Mi"}},
+        "env": [{"name": "SITE_MODE", "value": "failover"}],
+    }
+    assert sent["spec"]["traffic"] == [{"percent": 100, "latestRevision": True}]
+
+
+def test_make_public_keeps_every_existing_binding_and_sends_the_etag(client, google):
+    existing = {"version": 1, "etag": "BwXetag", "bindings": [
+        {"role": "roles/run.invoker", "members": ["serviceAccount:uptime@switch-demo.iam.gserviceaccount.com"]},
+        {"role": "roles/run.developer", "members": ["user:owner@example.org"]},
+    ]}
+    expect_fresh_failover(google, policy=existing)
+
+    assert client.post("/", json=open_alert(), headers=BEARER).status_code == 200
+
+    [set_call] = api_calls(google, "POST", ":setIamPolicy")
+    policy = sent_json(set_call)["policy"]
+    assert policy["etag"] == "BwXetag"
+    assert policy["bindings"] == [
+        {"role": "roles/run.invoker",
+         "members": ["serviceAccount:uptime@switch-demo.iam.gserviceaccount.com", "allUsers"]},
+        {"role": "roles/run.developer", "members": ["user:owner@example.org"]},
+    ]
+
+
+def test_a_stale_iam_etag_redoes_the_read_modify_write(client, google):
+    google.add(responses.GET, SERVICE_URL, json=run_service())
+    google.add(responses.GET, IAM_GET, json={"version": 1, "etag": "old"})
+    google.add(responses.POST, IAM_SET, status=409, json=google_error(409, "ABORTED", "There were concurrent policy changes."))
+    google.add(responses.GET, IAM_GET, json={"version": 1, "etag": "new", "bindings": [
+        {"role": "roles/viewer", "members": ["user:a@example.org"]}]})
+    google.add(responses.POST, IAM_SET, json={"version": 1, "etag": "newer"})
+
+    assert client.post("/", json=open_alert(), headers=BEARER).status_code == 200
+
+    sets = api_calls(google, "POST", ":setIamPolicy")
+    assert [sent_json(c)["policy"]["etag"] for c in sets] == ["old", "new"]
+    assert {"role": "roles/viewer", "members": ["user:a@example.org"]} in sent_json(sets[1])["policy"]["bindings"]
+
+
+def test_duplicate_open_on_a_warm_instance_costs_one_get_and_no_write(client, google):
+    google.add(responses.GET, SERVICE_URL, json=run_service())
+    google.add(responses.GET, IAM_GET, json={"version": 1, "etag": "e", "bindings": [
+        {"role": "roles/run.invoker", "members": ["allUsers"]}]})
+
+    first = client.post("/", json=open_alert(), headers=BEARER).get_json()
+    calls_after_first = len(google.calls)
+    second = client.post("/", json=open_alert(), headers=BEARER).get_json()
+
+    assert first["action"] == "none" and first["reason"] == "the replica is already in place"
+    assert second["action"] == "none" and second["changed"] is False
+    assert writes(google) == []
+    assert len(google.calls) - calls_after_first == 1  # one GET of the service, nothing else
+
+
+def test_a_409_on_create_means_it_exists_and_is_not_created_again(client, google):
+    google.add(responses.GET, SERVICE_URL, status=404, json=NOT_FOUND)
+    google.add(responses.POST, RUN_ROOT, status=409, json=fixture_json("run-error-409.json"))
+    google.add(responses.GET, SERVICE_URL, json=run_service())
+    google.add(responses.GET, IAM_GET, json={"version": 1, "etag": "e"})
+    google.add(responses.POST, IAM_SET, json={"version": 1, "etag": "f"})
+
+    answer = client.post("/", json=open_alert(), headers=BEARER)
+
+    assert answer.status_code == 200
+    assert len(api_calls(google, "POST", "/services?")) == 1
+    assert answer.get_json()["state"] == "active"
+
+
+def test_a_replica_that_exists_but_is_not_ready_or_public_is_finished(client, google):
+    google.add(responses.GET, SERVICE_URL, json=run_service(ready="Unknown", generation=2, observed=1))
+    google.add(responses.GET, SERVICE_URL, json=run_service(ready="Unknown", generation=2, observed=2))
+    google.add(responses.GET, SERVICE_URL, json=run_service(generation=2, observed=2))
+    google.add(responses.GET, IAM_GET, json={"version": 1, "etag": "e"})
+    google.add(responses.POST, IAM_SET, json={"version": 1, "etag": "f"})
+
+    body = client.post("/", json=open_alert(), headers=BEARER).get_json()
+
+    assert [s["step"] for s in body["steps"]] == ["get", "ready", "public", "traffic"]
+    assert api_calls(google, "POST", "/services?") == []
+    assert len(api_calls(google, "GET", f"{SERVICE}?")) == 3
+
+
+def test_a_failed_revision_answers_502_with_googles_message(client, google):
+    message = "The user-provided container failed to start and listen on the port defined provided by the PORT=8080"
+    google.add(responses.GET, SERVICE_URL, status=404, json=NOT_FOUND)
+    google.add(responses.POST, RUN_ROOT, json=run_service(ready="Unknown"))
+    google.add(responses.GET, SERVICE_URL, json=run_service(ready="False", message=message))
+
+    answer = client.post("/", json=open_alert(), headers=BEARER)
+
+    assert answer.status_code == 502
+    assert message in answer.get_json()["error"]["message"]
+    assert api_calls(google, "POST", ":setIamPolicy") == []
+
+
+def test_retryable_503_and_429_answers_are_retried(client, google):
+    unavailable = google_error(503, "UNAVAILABLE", "The service is currently unavailable.")
+    google.add(responses.GET, SERVICE_URL, status=503, json=unavailable)
+    google.add(responses.GET, SERVICE_URL, status=429, json=google_error(429, "RESOURCE_EXHAUSTED", "Quota"))
+    google.add(responses.GET, SERVICE_URL, json=run_service())
+    google.add(responses.GET, IAM_GET, json={"version": 1, "etag": "e", "bindings": [
+        {"role": "roles/run.invoker", "members": ["allUsers"]}]})
+
+    answer = client.post("/", json=open_alert(), headers=BEARER)
+
+    assert answer.status_code == 200
+    assert len(api_calls(google, "GET", f"{SERVICE}?")) == 3
+
+
+def test_a_google_failure_after_retries_answers_502_with_googles_message(client, google, env):
+    env(API_RETRIES="1")
+    for _ in range(2):
+        google.add(responses.GET, SERVICE_URL, status=500, json=google_error(500, "INTERNAL", "Internal error XYZ"))
+
+    answer = client.post("/", json=open_alert(), headers=BEARER)
+
+    assert answer.status_code == 502
+    assert "Internal error XYZ" in answer.get_json()["error"]["message"]
+    assert len(google.calls) == 2
+
+
+def test_permission_denied_is_not_retried_and_answers_502(client, google):
+    google.add(responses.GET, SERVICE_URL, status=403, json=google_error(
+        403, "PERMISSION_DENIED", "Permission 'run.services.get' denied on resource (or resource may not exist)."))
+
+    answer = client.post("/", json=open_alert(), headers=BEARER)
+
+    assert answer.status_code == 502
+    assert "run.services.get" in answer.get_json()["error"]["message"]
+    assert len(google.calls) == 1
+
+
+def test_a_foreign_service_of_the_same_name_is_left_untouched(client, google):
+    google.add(responses.GET, SERVICE_URL, json=run_service(managed=False))
+
+    for path, payload in (("/", open_alert()), ("/", closed_alert()), ("/failover", None), ("/failback", {"force": True})):
+        answer = client.post(path, json=payload, headers=BEARER)
+        assert answer.status_code == 409, path
+        assert "not created by switch" in answer.get_json()["error"]["message"]
+    assert writes(google) == []
+
+
+def test_manual_failover_pins_the_replica(client, google):
+    expect_fresh_failover(google)
+
+    answer = client.post("/failover", headers=BEARER)
+
+    assert answer.status_code == 200
+    [create] = api_calls(google, "POST", "/services?")
+    assert sent_json(create)["metadata"]["annotations"]["switch/pinned"] == "true"
+
+
+def test_manual_failover_pins_an_existing_replica_with_a_metadata_only_update(client, google):
+    google.add(responses.GET, SERVICE_URL, json=run_service())
+    google.add(responses.PUT, SERVICE_URL, json=run_service(annotations={"switch/pinned": "true"}))
+    google.add(responses.GET, IAM_GET, json={"version": 1, "etag": "e", "bindings": [
+        {"role": "roles/run.invoker", "members": ["allUsers"]}]})
+
+    answer = client.post("/failover", headers=BEARER)
+
+    assert answer.status_code == 200
+    [put] = api_calls(google, "PUT")
+    sent = sent_json(put)
+    assert sent["metadata"]["annotations"]["switch/pinned"] == "true"
+    assert sent["spec"] == run_service()["spec"]  # the revision template is untouched
+    assert "status" not in sent
+
+
+# -- failback ------------------------------------------------------------------
+
+
+def test_closing_notification_deletes_the_labelled_replica(client, google):
+    google.add(responses.GET, SERVICE_URL, json=run_service())
+    google.add(responses.DELETE, SERVICE_URL, json={"apiVersion": "v1", "kind": "Status", "status": "Success"})
+
+    answer = client.post("/", json=closed_alert(), headers=BEARER)
+
+    assert answer.status_code == 200
+    body = answer.get_json()
+    assert body["action"] == "failback" and body["state"] == "standby" and body["changed"] is True
+    assert [s["step"] for s in body["steps"]] == ["get", "traffic", "delete"]
+    assert len(api_calls(google, "DELETE")) == 1
+
+
+def test_closing_notification_with_no_replica_changes_nothing(client, google):
+    google.add(responses.GET, SERVICE_URL, status=404, json=NOT_FOUND)
+
+    body = client.post("/", json=closed_alert(), headers=BEARER).get_json()
+
+    assert body["action"] == "none" and body["state"] == "standby"
+    assert body["reason"] == "no replica exists; already on standby"
+    assert writes(google) == []
+
+
+def test_a_policy_cancel_close_is_not_a_recovery(client, google):
+    cancelled = closed_alert()
+    cancelled["incident"]["observed_value"] = ("Incident cancelled because the alert policy condition was deleted "
+                                               "or modified while incident was active.")
+    google.add(responses.GET, SERVICE_URL, json=run_service())
+
+    body = client.post("/", json=cancelled, headers=BEARER).get_json()
+
+    assert body["action"] == "none" and body["state"] == "active"
+    assert "edited or deleted" in body["reason"]
+    assert writes(google) == []
+
+
+def test_automatic_failback_waits_for_min_active_seconds(client, google, env):
+    env(MIN_ACTIVE_SECONDS="600")
+    just_now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - 30))
+    google.add(responses.GET, SERVICE_URL, json=run_service(annotations={"switch/activated-at": just_now}))
+
+    body = client.post("/", json=closed_alert(), headers=BEARER).get_json()
+
+    assert body["action"] == "none" and body["state"] == "active"
+    assert "SWITCH_MIN_ACTIVE_SECONDS=600" in body["reason"]
+    assert writes(google) == []
+
+
+def test_automatic_failback_leaves_a_pinned_replica_alone(client, google):
+    google.add(responses.GET, SERVICE_URL, json=run_service(annotations={"switch/pinned": "true"}))
+
+    body = client.post("/", json=closed_alert(), headers=BEARER).get_json()
+
+    assert body["action"] == "none" and "pinned" in body["reason"]
+    assert writes(google) == []
+
+
+def test_automatic_failback_keeps_the_replica_while_home_is_unhealthy(client, google, env):
+    env(HOME_URL="https://www.example.org", PROBE_COUNT="3")
+    google.add(responses.GET, SERVICE_URL, json=run_service())
+    google.add(responses.GET, "https://www.example.org/healthz", status=200)
+    google.add(responses.GET, "https://www.example.org/healthz", status=503)
+
+    body = client.post("/", json=closed_alert(), headers=BEARER).get_json()
+
+    assert body["action"] == "none" and body["state"] == "active"
+    assert "not healthy" in body["reason"] and "200, 503" in body["reason"]
+    assert writes(google) == []
+
+
+def test_automatic_failback_happens_after_consecutive_healthy_probes(client, google, env):
+    env(HOME_URL="https://www.example.org/", PROBE_COUNT="2")
+    google.add(responses.GET, SERVICE_URL, json=run_service())
+    google.add(responses.GET, "https://www.example.org/healthz", status=200)
+    google.add(responses.GET, "https://www.example.org/healthz", status=204)
+    google.add(responses.DELETE, SERVICE_URL, json={"status": "Success"})
+
+    body = client.post("/", json=closed_alert(), headers=BEARER).get_json()
+
+    assert body["action"] == "failback"
+    assert [s["step"] for s in body["steps"]] == ["get", "probe", "traffic", "delete"]
+
+
+def test_manual_failback_with_force_skips_the_probe_and_ignores_the_pin(client, google, env):
+    env(HOME_URL="https://www.example.org")
+    google.add(responses.GET, SERVICE_URL, json=run_service(annotations={"switch/pinned": "true"}))
+    google.add(responses.DELETE, SERVICE_URL, json={"status": "Success"})
+
+    body = client.post("/failback", json={"force": True}, headers=BEARER).get_json()
+
+    assert body["action"] == "failback"
+    assert api_calls(google, "GET", "example.org") == []
+
+
+def test_manual_failback_without_force_still_probes_home(client, google, env):
+    env(HOME_URL="https://www.example.org")
+    google.add(responses.GET, SERVICE_URL, json=run_service())
+    google.add(responses.GET, "https://www.example.org/healthz", body=requests.exceptions.ConnectionError("refused"))
+
+    body = client.post("/failback", headers=BEARER).get_json()
+
+    assert body["action"] == "none" and "not healthy" in body["reason"]
+    assert writes(google) == []
+
+
+# -- notifications that do nothing ---------------------------------------------
+
+
+def test_console_test_notification_is_acknowledged_without_acting(client, google):
+    test_note = {"incident": {"incident_id": "12345", "state": "OPEN", "started_at": 0, "ended_at": 0,
+                              "summary": "Test Incident", "documentation": "Test",
+                              "policy_name": "projects/12345/alertPolicies/12345"}, "version": "test"}
+
+    answer = client.post("/", json=test_note, headers=BEARER)
+
+    assert answer.status_code == 200
+    assert answer.get_json()["action"] == "none"
+    assert len(google.calls) == 0
+
+
+def test_state_is_matched_case_insensitively(client, google):
+    shouting = open_alert()
+    shouting["incident"]["state"] = "OPEN"
+    google.add(responses.GET, SERVICE_URL, json=run_service())
+    google.add(responses.GET, IAM_GET, json={"version": 1, "etag": "e", "bindings": [
+        {"role": "roles/run.invoker", "members": ["allUsers"]}]})
+
+    assert client.post("/", json=shouting, headers=BEARER).get_json()["state"] == "active"
+
+
+# -- status --------------------------------------------------------------------
+
+
+def test_status_reports_the_replica(client, google):
+    google.add(responses.GET, SERVICE_URL, json=run_service(annotations={"switch/pinned": "true"}))
+
+    answer = client.get("/status", headers=basic_header())
+
+    assert answer.status_code == 200
+    body = answer.get_json()
+    assert body["state"] == "active" and body["replica"]["ready"] is True and body["replica"]["pinned"] is True
+    assert body["url"] == "https://site-replica-q2w3e4r5ta-ew.a.run.app"
+    assert writes(google) == []
+
+
+def test_status_on_standby(client, google):
+    google.add(responses.GET, SERVICE_URL, status=404, json=NOT_FOUND)
+
+    body = client.get("/status", headers=BEARER).get_json()
+
+    assert body["state"] == "standby" and body["replica"] is None
+
+
+# -- refused requests make no API call -----------------------------------------
+
+
+@pytest.mark.parametrize("headers,query", [
+    ({}, ""),
+    ({"Authorization": "Bearer wrong-token-0123456789"}, ""),
+    (basic_header(password="wrong"), ""),
+    (basic_header(user="other"), ""),
+    ({}, "?auth_token=wrong"),
+    ({"Authorization": "Basic !!!notbase64"}, ""),
+    ({"Authorization": "Digest abc"}, ""),
+])
+def test_bad_credentials_answer_401_and_make_no_api_call(client, google, headers, query):
+    answer = client.post("/" + query, json=open_alert(), headers=headers)
+
+    assert answer.status_code == 401
+    assert answer.headers["WWW-Authenticate"] == 'Basic realm="switch"'
+    assert len(google.calls) == 0
+
+
+@pytest.mark.parametrize("path,method", [("/status", "get"), ("/failover", "post"), ("/failback", "post"),
+                                         ("/nowhere", "get")])
+def test_every_route_refuses_a_caller_without_credentials(client, google, path, method):
+    assert getattr(client, method)(path).status_code == 401
+    assert len(google.calls) == 0
+
+
+def test_token_as_query_parameter_is_accepted(client, google):
+    google.add(responses.GET, SERVICE_URL, status=404, json=NOT_FOUND)
+
+    assert client.get(f"/status?auth_token={TOKEN}").status_code == 200
+
+
+def test_with_no_credentials_configured_every_request_is_refused(client, google, env):
+    env(TOKEN=None, BASIC_USER=None, BASIC_PASSWORD=None)
+
+    answer = client.get("/status", headers=BEARER)
+
+    assert answer.status_code == 500
+    assert "SWITCH_TOKEN" in answer.get_json()["error"]["message"]
+    assert len(google.calls) == 0
+
+
+@pytest.mark.parametrize("body", [
+    b"not json",
+    b"[]",
+    b"{}",
+    b'{"incident": "open"}',
+    b'{"incident": {"state": "open"}}',
+    b'{"incident": {"incident_id": "x", "state": "maybe"}}',
+    b'{"incident": {"incident_id": "x", "state": 1}}',
+    b'{"incident": {"incident_id": "x", "state": "open", "started_at": "yesterday"}}',
+    b'\xff\xfe\x00',
+])
+def test_a_body_that_is_not_a_notification_answers_400_and_makes_no_api_call(client, google, body):
+    answer = client.post("/", data=body, headers={**BEARER, "Content-Type": "application/json"})
+
+    assert answer.status_code == 400
+    assert answer.get_json()["error"]["code"] == "bad_request"
+    assert len(google.calls) == 0
+
+
+@pytest.mark.parametrize("path,body", [("/failback", b'{"force": "yes"}'), ("/failback", b'{"forse": true}'),
+                                       ("/failover", b'{"pin": false}'), ("/failover", b"[1]")])
+def test_a_bad_command_answers_400_and_makes_no_api_call(client, google, path, body):
+    answer = client.post(path, data=body, headers=BEARER)
+
+    assert answer.status_code == 400
+    assert len(google.calls) == 0
+
+
+def test_an_unknown_path_answers_404(client, google):
+    answer = client.post("/delete-everything", headers=BEARER)
+
+    assert answer.status_code == 404
+    assert len(google.calls) == 0
+
+
+@pytest.mark.parametrize("method,path,allowed", [("get", "/", "POST"), ("get", "/failover", "POST"),
+                                                 ("post", "/status", "GET"), ("delete", "/", "POST")])
+def test_a_wrong_method_answers_405_with_allow(client, google, method, path, allowed):
+    answer = getattr(client, method)(path, headers=BEARER)
+
+    assert answer.status_code == 405
+    assert answer.headers["Allow"] == allowed
+    assert len(google.calls) == 0
+
+
+def test_a_body_over_64_kib_answers_413_and_makes_no_api_call(client, google):
+    huge = open_alert()
+    huge["incident"]["summary"] = "x" * (64 * 1024)
+
+    answer = client.post("/", data=json.dumps(huge), headers={**BEARER, "Content-Type": "application/json"})
+
+    assert answer.status_code == 413
+    assert len(google.calls) == 0
+
+
+def test_a_configuration_error_answers_500_naming_the_variable(client, google, env):
+    env(IMAGE=None)
+
+    answer = client.post("/", json=open_alert(), headers=BEARER)
+
+    assert answer.status_code == 500
+    error = answer.get_json()["error"]
+    assert error["code"] == "configuration" and error["variable"] == "SWITCH_IMAGE"
+    assert len(google.calls) == 0
+
+
+def test_every_answer_is_json(client, google):
+    for answer in (client.get("/status"), client.post("/x", headers=BEARER), client.get("/", headers=BEARER)):
+        assert answer.mimetype == "application/json"
+        assert "error" in answer.get_json()
