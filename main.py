@@ -9,3 +9,11 @@ from switch import app
 def switch(request):
     """HTTP: Cloud Monitoring webhooks, and curl for failover, failback, reconcile and status."""
     return app.handle(request)
+
+
+@functions_framework.cloud_event
+def switch_pubsub(cloud_event):
+    """Pub/Sub: the same notification from a Cloud Monitoring pubsub channel's topic."""
+    from switch.events import handle_pubsub
+
+    handle_pubsub(cloud_event.data)

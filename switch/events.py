@@ -23,3 +23,33 @@ def handle_incident(switch, incident: alert.Incident, *, trigger: str) -> dict:
 
 def handle_notification(switch, body: bytes, *, trigger: str) -> dict:
     return handle_incident(switch, alert.parse_json(body), trigger=trigger)
+
+
+def handle_pubsub(data) -> dict | None:
+    """A Pub/Sub-delivered notification (the CloudEvent's data).
+
+    Pub/Sub redelivers whatever raises, so only failures that a later attempt
+    can fix (a retryable API error, a replica still starting) raise; a message
+    that can never be processed is logged and acknowledged, never retried forever.
+    """
+    from . import config
+    from .app import controller
+    from .errors import BadRequest, SwitchError, UpstreamError
+
+    message = data.get("message") if isinstance(data, dict) else None
+    message_id = (message or {}).get("messageId") if isinstance(message, dict) else None
+    try:
+        incident = alert.from_pubsub_message(message)
+        settings = config.load()
+        return handle_incident(controller(settings), incident, trigger="pubsub")
+    except UpstreamError as exc:
+        if exc.retryable:
+            logs.warning(f"pubsub: {exc.message}; Pub/Sub will redeliver", outcome=exc.code, message_id=message_id)
+            raise
+        logs.error(f"pubsub: {exc.message}; acknowledged without retry", outcome=exc.code, message_id=message_id)
+    except BadRequest as exc:
+        logs.error(f"pubsub: not a Cloud Monitoring notification ({exc.message}); acknowledged",
+                   outcome=exc.code, message_id=message_id)
+    except SwitchError as exc:
+        logs.error(f"pubsub: {exc.message}; acknowledged without retry", outcome=exc.code, message_id=message_id)
+    return None

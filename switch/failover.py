@@ -12,9 +12,10 @@ Order is the safety rule:
 - failback: traffic back → delete. Traffic never points at a replica that
   no longer exists.
 
-Nothing is remembered between calls except one thing per process: the uid of
-a replica this instance has already seen public, so a duplicate alert costs
-one GET instead of a GET and an IAM read.
+Nothing is remembered between calls but two facts per process: the uid of a
+replica this instance has already seen public, and that the failover domain's
+certificate was seen provisioned. A duplicate alert on a warm instance then
+costs one GET. Reconcile re-checks both.
 """
 
 from __future__ import annotations
@@ -27,8 +28,8 @@ from typing import Callable
 
 from . import logs
 from .alert import Incident
-from .cloudrun import ACTIVATED_AT, PINNED, CloudRunService, Replica, service_body
-from .errors import NotManaged, SwitchError
+from .cloudrun import ACTIVATED_AT, PINNED, CloudRunService, DomainMappings, Replica, service_body
+from .errors import NotManaged, SwitchError, UpstreamError
 from .probe import ProbeResult, probe as probe_home
 
 ACTIVE = "active"
@@ -91,28 +92,36 @@ class _Steps:
 class Switch:
     """Failover and failback for one replica and one traffic router."""
 
-    # uids of replicas this process has seen public (see module docstring)
+    # Per process: uids of replicas seen public, and whether the failover
+    # domain's certificate was seen provisioned (see module docstring).
     _public_seen: set[str] = set()
-    _public_lock = threading.Lock()
+    _domain_ready: set[str] = set()
+    _memo_lock = threading.Lock()
 
     def __init__(self, settings, run: CloudRunService, router, *,
                  probe: Callable[..., ProbeResult] = probe_home,
+                 alerts=None,
                  wall_clock: Callable[[], float] = time.time,
-                 clock: Callable[[], float] = time.monotonic,
-                 sleep: Callable[[float], None] = time.sleep):
+                 clock: Callable[[], float] = time.monotonic):
         self.settings = settings
         self.run = run
         self.router = router
+        self.alerts = alerts
+        self.domains = DomainMappings(run) if settings.failover_domain else None
         self._probe = probe
         self._wall = wall_clock
         self._clock = clock
-        self._sleep = sleep
 
     @classmethod
     def from_settings(cls, settings, **kw) -> "Switch":
         from .traffic import router_for
 
-        return cls(settings, CloudRunService.from_settings(settings), router_for(settings), **kw)
+        alerts = None
+        if settings.alert_policy:
+            from .incidents import OpenAlerts
+
+            alerts = OpenAlerts.from_settings(settings)
+        return cls(settings, CloudRunService.from_settings(settings), router_for(settings), alerts=alerts, **kw)
 
     # -- helpers ----------------------------------------------------------
 
@@ -138,27 +147,52 @@ class Switch:
                              f"SWITCH_SERVICE or remove that service yourself")
         return replica
 
-    def traffic_target(self, replica: Replica) -> str:
-        return replica.url
-
     @classmethod
-    def _remember_public(cls, uid: str) -> None:
-        with cls._public_lock:
-            cls._public_seen.add(uid)
+    def _memo(cls, memo: set, key: str, add: bool | None = None) -> bool:
+        with cls._memo_lock:
+            if add is True:
+                memo.add(key)
+            elif add is False:
+                memo.discard(key)
+            return key in memo
 
-    @classmethod
-    def _forget_public(cls, uid: str) -> None:
-        with cls._public_lock:
-            cls._public_seen.discard(uid)
+    def _domain_target(self, steps: _Steps, verify: bool) -> str | None:
+        """``https://FAILOVER_DOMAIN`` once its certificate is provisioned, else None.
+
+        The mapping is created on first sight (reconcile does this long before an
+        outage); until Google has issued its certificate the run.app URL is used.
+        """
+        host = self.settings.failover_domain
+        if not host or self.domains is None:
+            return None
+        if not verify and self._memo(self._domain_ready, host):
+            return f"https://{host}"
+        with steps.step("domain") as s:
+            mapping, created = self.domains.ensure(host)
+            s.changed = created
+            s.detail = (f"{host}: certificate provisioned" if mapping.certificate_ready else
+                        f"{host}: certificate not provisioned yet; using the run.app URL")
+        if mapping.certificate_ready:
+            self._memo(self._domain_ready, host, add=True)
+            return f"https://{host}"
+        return None
 
     # -- failover ---------------------------------------------------------
 
     def failover(self, *, pinned: bool = False, incident: Incident | None = None, trigger: str = "manual",
-                 verify_public: bool = False, on_progress: Callable[[str], None] | None = None) -> Report:
+                 on_progress: Callable[[str], None] | None = None) -> Report:
         """Converge on ``active``: a ready, public, managed replica with traffic on it."""
         steps = _Steps(self._clock)
         replica = self._get_managed(steps)
+        replica = self._activate(steps, replica, pinned=pinned, incident=incident, verify=False,
+                                 on_progress=on_progress)
+        return self._report(steps, "failover", ACTIVE, replica, trigger=trigger,
+                            incident=incident.id if incident else None,
+                            reason=None if steps.changed else "the replica is already in place")
 
+    def _activate(self, steps: _Steps, replica: Replica | None, *, pinned: bool, incident: Incident | None,
+                  verify: bool, on_progress: Callable[[str], None] | None = None) -> Replica:
+        """create → ready → public → traffic, each only when missing."""
         if replica is None:
             with steps.step("create") as s:
                 body = service_body(self.settings, pinned=pinned, incident=incident.id if incident else None)
@@ -184,22 +218,20 @@ class Switch:
                 s.changed = True
                 s.detail = replica.url or ""
 
-        with self._public_lock:
-            known_public = replica.uid in self._public_seen
-        if verify_public or not known_public:
+        if verify or not self._memo(self._public_seen, replica.uid):
             with steps.step("public") as s:
                 s.changed = self.run.make_public()
                 s.detail = "allUsers granted roles/run.invoker" if s.changed else "already public"
-            self._remember_public(replica.uid)
+            self._memo(self._public_seen, replica.uid, add=True)
 
+        target = self._domain_target(steps, verify) or replica.url
+        if not target:
+            raise UpstreamError(f"Cloud Run reports the replica {replica.name!r} ready but gives no URL; "
+                                f"traffic was not switched", api="run", retryable=True)
         with steps.step("traffic") as s:
-            target = self.traffic_target(replica)
             s.changed = self.router.send_to(target)
             s.detail = f"{self.router.name} → {target}" if self.router.name != "none" else "no router configured"
-
-        return self._report(steps, "failover", ACTIVE, replica, trigger=trigger,
-                            incident=incident.id if incident else None,
-                            reason=None if steps.changed else "the replica is already in place")
+        return replica
 
     # -- failback ---------------------------------------------------------
 
@@ -219,6 +251,19 @@ class Switch:
                         f"SWITCH_MIN_ACTIVE_SECONDS={self.settings.min_active_seconds}; keeping it to avoid flapping")
         return None
 
+    def _home_refusal(self, steps: _Steps) -> str | None:
+        """Probe home (when SWITCH_HOME_URL is set); the reason to wait, or None."""
+        if not self.settings.probe_url:
+            return None
+        with steps.step("probe") as s:
+            result = self._probe(self.settings.probe_url, count=self.settings.probe_count,
+                                 interval=self.settings.probe_interval_seconds,
+                                 timeout=self.settings.probe_timeout_seconds)
+            s.detail = result.summary
+        if result.healthy:
+            return None
+        return f"the home site is not healthy yet: {result.summary}; keeping the replica"
+
     def failback(self, *, force: bool = False, automatic: bool = True, incident: Incident | None = None,
                  trigger: str = "manual") -> Report:
         """Converge on ``standby``: traffic home, then the replica deleted.
@@ -232,31 +277,70 @@ class Switch:
 
         if replica is not None:
             refusal = self.failback_refusal(replica, automatic=automatic, incident=incident)
-            if refusal is None and not force and self.settings.probe_url:
-                with steps.step("probe") as s:
-                    result = self._probe(self.settings.probe_url, count=self.settings.probe_count,
-                                         interval=self.settings.probe_interval_seconds,
-                                         timeout=self.settings.probe_timeout_seconds)
-                    s.detail = result.summary
-                if not result.healthy:
-                    refusal = f"the home site is not healthy yet: {result.summary}; keeping the replica"
+            if refusal is None and not force:
+                refusal = self._home_refusal(steps)
             if refusal is not None:
                 return self._report(steps, "none", ACTIVE, replica, reason=refusal, trigger=trigger,
                                     incident=incident_id)
 
-        # Traffic first: visitors must never be sent to a replica that is gone.
+        self._deactivate(steps, replica)
+        return self._report(steps, "failback", STANDBY, None, trigger=trigger, incident=incident_id,
+                            reason=None if steps.changed else "no replica exists; already on standby")
+
+    def _deactivate(self, steps: _Steps, replica: Replica | None) -> None:
+        """traffic back → delete. Visitors must never be sent to a replica that is gone."""
         with steps.step("traffic") as s:
             s.changed = self.router.restore()
             s.detail = f"{self.router.name}: redirect off" if self.router.name != "none" else "no router configured"
-
         if replica is not None:
             with steps.step("delete") as s:
                 s.changed = self.run.delete(replica)
                 s.detail = replica.name
-            self._forget_public(replica.uid)
+            self._memo(self._public_seen, replica.uid, add=False)
 
-        return self._report(steps, "failback", STANDBY, None, trigger=trigger, incident=incident_id,
-                            reason=None if steps.changed else "no replica exists; already on standby")
+    # -- reconcile --------------------------------------------------------
+
+    def reconcile(self, *, trigger: str = "reconcile") -> Report:
+        """Compare what should be with what is, and converge; for Cloud Scheduler.
+
+        Heals lost notifications: an open alert with no replica fails over; a
+        replica whose incident is over fails back (same guards as a closing
+        alert); a redirect with no replica behind it is switched off; a
+        half-finished replica is finished.
+        """
+        steps = _Steps(self._clock)
+        replica = self._get_managed(steps)
+        alert_open = None
+        if self.alerts is not None:
+            with steps.step("alerts") as s:
+                alert_open = self.alerts.any_open()
+                s.detail = f"{self.settings.alert_policy!r}: {'open' if alert_open else 'no open alert'}"
+
+        if replica is None:
+            if alert_open:
+                replica = self._activate(steps, None, pinned=False, incident=None, verify=True)
+                return self._report(steps, "failover", ACTIVE, replica, trigger=trigger,
+                                    reason="an alert is open but there was no replica (a lost notification)")
+            self._deactivate(steps, None)
+            return self._report(steps, "failback", STANDBY, None, trigger=trigger,
+                                reason="a redirect pointed at a replica that does not exist" if steps.changed
+                                else "standby, and nothing is out of place")
+
+        refusal = self.failback_refusal(replica, automatic=True, incident=None)
+        if refusal is None and alert_open:
+            refusal = f"the alert {self.settings.alert_policy!r} is still open"
+        if refusal is None and alert_open is None and not self.settings.probe_url:
+            refusal = "no SWITCH_HOME_URL or SWITCH_ALERT_POLICY to tell that home is back; fail back by hand"
+        if refusal is None:
+            refusal = self._home_refusal(steps)
+        if refusal is None:
+            self._deactivate(steps, replica)
+            return self._report(steps, "failback", STANDBY, None, trigger=trigger,
+                                reason="the incident is over and home is healthy (a lost closing notification)")
+
+        replica = self._activate(steps, replica, pinned=False, incident=None, verify=True)
+        return self._report(steps, "failover", ACTIVE, replica, trigger=trigger,
+                            reason=f"finished the replica; {refusal}" if steps.changed else refusal)
 
     # -- status -----------------------------------------------------------
 
@@ -283,6 +367,13 @@ class Switch:
                 "activated_at": replica.activated_at,
                 "active_seconds": int(self._wall() - replica.activated_at) if replica.activated_at else None,
             }
+        if self.domains is not None:
+            mapping = self.domains.get(self.settings.failover_domain)
+            answer["domain"] = None if mapping is None else {
+                "host": mapping.host, "route": mapping.route, "conditions": mapping.conditions,
+                "dns_records": mapping.records}
+        if self.alerts is not None:
+            answer["alert_open"] = self.alerts.any_open()
         return answer
 
 

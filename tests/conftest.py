@@ -115,9 +115,11 @@ def _fresh_process_state():
     from switch.failover import Switch
 
     Switch._public_seen.clear()
+    Switch._domain_ready.clear()
     switch_app._switch = None
     yield
     Switch._public_seen.clear()
+    Switch._domain_ready.clear()
 
 
 def google_error(code: int, status: str, message: str) -> dict:
