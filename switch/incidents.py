@@ -32,7 +32,7 @@ class OpenAlerts:
 
         found, token = [], None
         for _ in range(20):  # at most 20 pages of 100: an open incident is near the top
-            kwargs = {"name": f"projects/{self.project}", "pageSize": 100}
+            kwargs = {"parent": f"projects/{self.project}", "pageSize": 100}
             if filter_:
                 kwargs["filter"] = filter_
             if token:

@@ -12,9 +12,18 @@ import sys
 import threading
 
 _lock = threading.Lock()
+_enabled = True
+
+
+def silence() -> None:
+    """Stop writing log lines (the CLI prints its own, human-readable output)."""
+    global _enabled
+    _enabled = False
 
 
 def event(severity: str, message: str, **fields) -> None:
+    if not _enabled:
+        return
     record = {"severity": severity, "message": message, "component": "switch"}
     record.update({key: value for key, value in fields.items() if value is not None})
     line = json.dumps(record, default=str, separators=(",", ":"))

@@ -1,0 +1,208 @@
+"""python -m switch COMMAND: a thin layer over the library.
+
+Commands that act on the cloud read the same SWITCH_* configuration as the
+function and use Application Default Credentials; with SWITCH_RUN_ENDPOINT
+on a loopback address they talk to a local emulator instead.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from .errors import ConfigError, SwitchError
+
+DESCRIPTION = """\
+switch keeps a self-hosted site online from Cloud Run when its home goes dark.
+
+Start here:
+  python -m switch drill          rehearse a whole failover and failback on this machine
+  python -m switch setup --help   wire uptime check, alert policy and channel to the function
+"""
+
+COMMANDS = {
+    "drill": "rehearse a failover and failback end to end (local emulator, or --live)",
+    "emulator": "serve the local stand-in for the Cloud Run, Monitoring and Cloudflare APIs",
+    "status": "show every part of the chain: replica, traffic, domain, alert",
+    "failover": "fail over now and pin the replica (no automatic failback)",
+    "failback": "fail back now: traffic home, then delete the replica",
+    "reconcile": "compare desired and actual state and converge (what Cloud Scheduler runs)",
+    "setup": "create or update the notification channel, uptime check and alert policy",
+    "teardown": "remove what setup created (by label), nothing else",
+    "bench": "measure cold start, per-event cost and time to recovery",
+}
+
+
+def _controller():
+    from . import config
+    from .failover import Switch
+
+    return Switch.from_settings(config.load())
+
+
+def _print_json(payload) -> None:
+    print(json.dumps(payload, indent=2))
+
+
+def _print_report(report, as_json: bool) -> None:
+    if as_json:
+        _print_json(report.to_dict())
+        return
+    print(f"{report.action}: state {report.state}, {'changed' if report.changed else 'nothing changed'}"
+          f"{' (' + report.reason + ')' if report.reason else ''}")
+    for step in report.steps:
+        mark = "*" if step.changed else " "
+        print(f"  {mark} {step.step:<8} {step.ms:>6} ms  {step.detail}")
+    if report.url:
+        print(f"  url: {report.url}")
+
+
+def cmd_status(args) -> int:
+    from . import config
+
+    settings = config.load()
+    switch = _controller()
+    if args.json:
+        _print_json(switch.status())
+        return 0
+    try:
+        from . import monitoring
+    except ImportError:  # pragma: no cover - monitoring ships with switch
+        monitoring = None
+    if monitoring is not None and hasattr(monitoring, "chain_status"):
+        rows = monitoring.chain_status(settings, monitoring.options_from_args(args),
+                                       extra_rows=lambda: monitoring.switch_rows(switch.status()))
+        print(monitoring.format_table(rows))
+    else:
+        _print_json(switch.status())
+    return 0
+
+
+def cmd_failover(args) -> int:
+    def progress(text: str) -> None:
+        print(f"  … {text}", file=sys.stderr)
+
+    _print_report(_controller().failover(pinned=True, trigger="cli", on_progress=progress), args.json)
+    return 0
+
+
+def cmd_failback(args) -> int:
+    _print_report(_controller().failback(force=args.force, automatic=False, trigger="cli"), args.json)
+    return 0
+
+
+def cmd_reconcile(args) -> int:
+    _print_report(_controller().reconcile(trigger="cli"), args.json)
+    return 0
+
+
+def cmd_drill(args) -> int:
+    from .drill import run
+
+    return run(args)
+
+
+def cmd_emulator(args) -> int:
+    from .emulator import main
+
+    return main(args.rest)
+
+
+def cmd_setup(args) -> int:
+    from . import config, monitoring
+
+    outcomes = monitoring.setup(config.load(), monitoring.options_from_args(args), dry_run=args.dry_run)
+    return 0 if outcomes is not None else 1
+
+
+def cmd_teardown(args) -> int:
+    from . import config, monitoring
+
+    monitoring.teardown(config.load(), monitoring.options_from_args(args), dry_run=args.dry_run)
+    return 0
+
+
+def cmd_bench(args) -> int:
+    from bench.run import main
+
+    return main(args.rest)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m switch", description=DESCRIPTION,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    from . import __version__
+
+    parser.add_argument("--version", action="version", version=f"switch {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", title="commands")
+
+    drill = sub.add_parser("drill", help=COMMANDS["drill"], description=(
+        "Rehearse the whole chain. Locally (the default) it starts the emulator, a stand-in home site and "
+        "the function (functions-framework, a separate process), takes the home site down, sends the alert, "
+        "and checks every step of the failover and the failback. --live creates a throwaway replica "
+        "(SWITCH_SERVICE with a -drill suffix) in the real project, checks that its URL answers, and deletes "
+        "it; it never touches traffic or the real replica."))
+    drill.add_argument("--live", action="store_true", help="rehearse against the real project in SWITCH_* variables")
+    drill.add_argument("--ready-delay", type=float, default=2.0, metavar="S",
+                       help="seconds the emulated replica takes to become ready (default 2; Cloud Run takes 10-130)")
+    drill.set_defaults(func=cmd_drill)
+
+    emulator = sub.add_parser("emulator", help=COMMANDS["emulator"], add_help=False,
+                              description="All options go to the emulator; see python -m switch emulator --help.")
+    emulator.add_argument("rest", nargs=argparse.REMAINDER)
+    emulator.set_defaults(func=cmd_emulator)
+
+    for name, func in (("status", cmd_status), ("failover", cmd_failover), ("failback", cmd_failback),
+                       ("reconcile", cmd_reconcile)):
+        command = sub.add_parser(name, help=COMMANDS[name], description=COMMANDS[name].capitalize() + ".")
+        command.add_argument("--json", action="store_true", help="print the answer as JSON")
+        command.set_defaults(func=func)
+        if name == "failback":
+            command.add_argument("--force", action="store_true", help="skip the home health probe")
+        if name == "status":
+            _monitoring_arguments(command)
+
+    for name, func in (("setup", cmd_setup), ("teardown", cmd_teardown)):
+        command = sub.add_parser(name, help=COMMANDS[name], description=COMMANDS[name].capitalize() + ".")
+        command.add_argument("--dry-run", action="store_true", help="print the requests, send no change")
+        _monitoring_arguments(command)
+        command.set_defaults(func=func)
+
+    bench = sub.add_parser("bench", help=COMMANDS["bench"], add_help=False,
+                           description="All options go to the benchmark; see python -m switch bench --help.")
+    bench.add_argument("rest", nargs=argparse.REMAINDER)
+    bench.set_defaults(func=cmd_bench)
+    return parser
+
+
+def _monitoring_arguments(parser) -> None:
+    try:
+        from . import monitoring
+    except ImportError:  # pragma: no cover
+        return
+    if hasattr(monitoring, "add_arguments"):
+        monitoring.add_arguments(parser)
+
+
+def main(argv=None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    if args.command not in ("emulator", "drill", "bench"):
+        from . import logs
+
+        logs.silence()
+    try:
+        return args.func(args)
+    except ConfigError as exc:
+        print(f"switch: configuration: {exc.message}", file=sys.stderr)
+        return 2
+    except SwitchError as exc:
+        print(f"switch: {exc.message}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("switch: interrupted", file=sys.stderr)
+        return 130

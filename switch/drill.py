@@ -1,0 +1,380 @@
+"""python -m switch drill: the whole failover, rehearsed.
+
+Local (the default): the emulator (Cloud Run, Monitoring, Cloudflare) and a
+stand-in home site run in this process; the function runs as a separate
+functions-framework process configured exactly as in production except for
+the API roots. The drill takes the home site down, sends the notification an
+uptime alert sends, checks each step from the outside (the emulator's state
+and a visitor's view through the emulated Cloudflare edge), brings home back,
+sends the closing notification and checks the failback.
+
+--live: a throwaway replica (SWITCH_SERVICE + "-drill") in the real project:
+create, wait ready, make public, check its URL answers, delete. No traffic is
+switched, and the real replica name is never touched.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import requests
+
+ROOT = Path(__file__).resolve().parent.parent
+PROJECT = "switch-drill"
+REGION = "europe-west1"
+SERVICE = "site-replica"
+ZONE = "0123456789abcdef0123456789abcdef"
+HOST = "www.example.org"
+TOKEN = "drill-token-0123456789abcdef"
+CF_TOKEN = "drill-cloudflare-token"
+IMAGE = "europe-west1-docker.pkg.dev/switch-drill/site/www:latest"
+
+
+class Timeline:
+    """Prints what happens, with the time since the drill started."""
+
+    SPINNER = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
+
+    def __init__(self, out=None):
+        self.out = out or sys.stdout
+        self.start = time.monotonic()
+        self.failures: list[str] = []
+        self.tty = hasattr(self.out, "isatty") and self.out.isatty()
+        self._lock = threading.Lock()
+
+    def now(self) -> float:
+        return time.monotonic() - self.start
+
+    def line(self, text: str, mark: str = " ") -> None:
+        with self._lock:
+            if self.tty:
+                self.out.write("\r\033[K")
+            self.out.write(f"{self.now():7.2f} s  {mark} {text}\n")
+            self.out.flush()
+
+    def ok(self, text: str) -> None:
+        self.line(text, "✓")
+
+    def event(self, text: str) -> None:
+        self.line(text, "▸")
+
+    def check(self, condition: bool, text: str, failure: str | None = None) -> bool:
+        if condition:
+            self.ok(text)
+        else:
+            self.line(failure or f"{text}: did not happen", "✗")
+            self.failures.append(failure or text)
+        return condition
+
+    @contextlib.contextmanager
+    def waiting(self, describe):
+        """Show progress while a blocking call runs: a spinner on a terminal, a line a second otherwise."""
+        done = threading.Event()
+
+        def spin():
+            last_line = 0.0
+            for frame in itertools.cycle(self.SPINNER):
+                if done.wait(0.1):
+                    return
+                text = describe()
+                with self._lock:
+                    if self.tty:
+                        self.out.write(f"\r\033[K{self.now():7.2f} s  {frame} {text}")
+                        self.out.flush()
+                    elif self.now() - last_line >= 1.0:
+                        last_line = self.now()
+                        self.out.write(f"{self.now():7.2f} s  … {text}\n")
+                        self.out.flush()
+
+        spinner = threading.Thread(target=spin, daemon=True)
+        spinner.start()
+        try:
+            yield
+        finally:
+            done.set()
+            spinner.join()
+            if self.tty:
+                with self._lock:
+                    self.out.write("\r\033[K")
+                    self.out.flush()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def notification(state: str, incident_id: str, started_at: int, ended_at: int | None) -> dict:
+    """The body Cloud Monitoring sends for an uptime check incident (schema 1.2)."""
+    subject = "[ALERT - Critical]" if state == "open" else "[RESOLVED - Critical]"
+    return {
+        "version": "1.2",
+        "incident": {
+            "incident_id": incident_id,
+            "scoping_project_id": PROJECT,
+            "scoping_project_number": 123456789012,
+            "url": f"https://console.cloud.google.com/monitoring/alerting/alerts/{incident_id}?project={PROJECT}",
+            "started_at": started_at,
+            "ended_at": ended_at,
+            "state": state,
+            "summary": f"An uptime check on {PROJECT} Uptime Check URL labels {{host={HOST}}} "
+                       + ("is failing." if state == "open" else "returned to normal with a value of 0.000."),
+            "observed_value": "4.000" if state == "open" else "0.000",
+            "threshold_value": "1",
+            "resource": {"type": "uptime_url", "labels": {"host": HOST, "project_id": PROJECT}},
+            "resource_type_display_name": "Uptime Check URL",
+            "metric": {"type": "monitoring.googleapis.com/uptime_check/check_passed", "displayName": "Check passed"},
+            "policy_name": "switch: www.example.org down",
+            "documentation": {"content": "switch fails over to Cloud Run.", "mime_type": "text/markdown",
+                              "subject": f"{subject} switch: {HOST} down"},
+            "condition_name": "Failure of uptime check_id drill",
+            "severity": "Critical",
+        },
+    }
+
+
+@dataclass
+class Function:
+    """The function, served by functions-framework in its own process."""
+
+    env: dict
+    port: int = field(default_factory=free_port)
+    process: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 30.0) -> float:
+        command = [sys.executable, "-m", "functions_framework", "--target", "switch",
+                   "--source", str(ROOT / "main.py"), "--host", "127.0.0.1", "--port", str(self.port)]
+        env = {k: v for k, v in os.environ.items() if not k.startswith("SWITCH_")}
+        env.update(self.env)
+        started = time.monotonic()
+        self.process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                                        stderr=subprocess.STDOUT, text=True)
+        self.log: list[str] = []
+        threading.Thread(target=self._drain, daemon=True).start()
+        deadline = started + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError("the function exited at start:\n" + "".join(self.log[-20:]))
+            try:
+                requests.get(f"{self.url}/status", timeout=1)
+                return time.monotonic() - started
+            except requests.exceptions.ConnectionError:
+                time.sleep(0.05)
+        raise RuntimeError(f"the function did not answer within {timeout:g} s")
+
+    def _drain(self) -> None:
+        for line in self.process.stdout:
+            self.log.append(line)
+
+    def call(self, method: str, path: str, body=None, timeout: float = 120.0) -> requests.Response:
+        return requests.request(method, f"{self.url}{path}", json=body, timeout=timeout,
+                                headers={"Authorization": f"Bearer {TOKEN}"})
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(5)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+
+
+def visit(emulator, path: str) -> tuple[int, str | None]:
+    """What a visitor to https://www.example.org{path} gets from the (emulated) Cloudflare edge."""
+    answer = requests.get(f"{emulator.url}_edge/{HOST}{path}", allow_redirects=False, timeout=5)
+    return answer.status_code, answer.headers.get("Location")
+
+
+def steps_of(answer: requests.Response) -> dict:
+    try:
+        body = answer.json()
+    except ValueError:
+        return {}
+    return {s["step"]: s for s in body.get("steps", [])}
+
+
+def run_local(args, out=None) -> int:
+    from .emulator import Emulator, HomeSite
+
+    t = Timeline(out)
+    print("switch drill: a rehearsal of failover and failback on this machine (no cloud account needed)",
+          file=t.out)
+    emulator = Emulator(ready_delay=args.ready_delay, delete_delay=1.0, cloudflare_token=CF_TOKEN).start()
+    home = HomeSite().start()
+    function = Function({
+        "SWITCH_PROJECT": PROJECT, "SWITCH_REGION": REGION, "SWITCH_SERVICE": SERVICE, "SWITCH_IMAGE": IMAGE,
+        "SWITCH_TOKEN": TOKEN,
+        "SWITCH_RUN_ENDPOINT": emulator.url, "SWITCH_MONITORING_ENDPOINT": emulator.url,
+        "SWITCH_CLOUDFLARE_ENDPOINT": emulator.cloudflare_url, "SWITCH_CLOUDFLARE_TOKEN": CF_TOKEN,
+        "SWITCH_CLOUDFLARE_ZONE_ID": ZONE, "SWITCH_CLOUDFLARE_HOST": HOST,
+        "SWITCH_HOME_URL": home.url, "SWITCH_PROBE_COUNT": "3", "SWITCH_PROBE_INTERVAL_SECONDS": "0.2",
+        "SWITCH_MIN_ACTIVE_SECONDS": "0", "SWITCH_POLL_INTERVAL_SECONDS": "0.5",
+        "SWITCH_READY_TIMEOUT_SECONDS": str(max(30, args.ready_delay * 5)),
+    })
+    try:
+        t.ok(f"emulator on {emulator.url} (Cloud Run, Monitoring, Cloudflare; replica ready after "
+             f"{args.ready_delay:g} s)")
+        t.ok(f"home site on {home.url} stands in for https://{HOST}")
+        started_in = function.start()
+        t.ok(f"function served by functions-framework on {function.url} (pid {function.process.pid}, "
+             f"answered after {started_in:.2f} s)")
+        status, _ = visit(emulator, "/")
+        t.check(status == 200, f"a visitor to https://{HOST}/ reaches home ({status})")
+
+        # -- the outage --------------------------------------------------------
+        home.go_down()
+        t.event("power cut: the home site goes dark")
+        t.check(not _home_answers(home), "home no longer answers")
+        started_at = int(time.time())
+        incident = f"0.drill{started_at}"
+        t.event(f"uptime check fails, the alert fires: POST / (incident {incident} open)")
+        sent = time.monotonic()
+
+        def describe() -> str:
+            service = emulator.services(PROJECT, REGION).get(SERVICE)
+            if service is None:
+                return "creating the replica"
+            ready = next((c for c in service.get("status", {}).get("conditions", []) if c["type"] == "Ready"), {})
+            return (f"replica {SERVICE}: Ready {ready.get('status', 'Unknown')} "
+                    f"({ready.get('reason') or ready.get('message') or 'deploying'})")
+
+        with t.waiting(describe):
+            answer = function.call("POST", "/", notification("open", incident, started_at, None))
+        failover_s = time.monotonic() - sent
+        steps = steps_of(answer)
+        if not t.check(answer.status_code == 200, f"the function answered {answer.status_code}",
+                       f"the function answered {answer.status_code}: {answer.text[:300]}"):
+            return _verdict(t, None, None, function)
+        ready_s = sum(steps[s]["ms"] for s in ("get", "create", "ready") if s in steps) / 1000
+        for name, text in (("create", "replica created"), ("ready", "replica ready"),
+                           ("public", "replica public (allUsers may invoke it)"),
+                           ("traffic", "traffic switched: Cloudflare redirect enabled")):
+            t.check(name in steps and steps[name]["changed"],
+                    f"{text:<45} {steps.get(name, {}).get('ms', 0):>6} ms  {steps.get(name, {}).get('detail', '')}",
+                    f"{text}: the function reports no such step")
+        replica_url = answer.json().get("url")
+        service = emulator.services(PROJECT, REGION).get(SERVICE) or {}
+        labels = service.get("metadata", {}).get("labels", {})
+        t.check(labels.get("managed-by") == "switch", "the replica carries the label managed-by=switch")
+        status, location = visit(emulator, "/about?from=drill")
+        t.check(status == 302 and bool(location) and location.startswith(replica_url or "-")
+                and location.endswith("/about?from=drill"),
+                f"a visitor to https://{HOST}/about?from=drill gets 302 → {location}")
+        if location:
+            page = requests.get(location, timeout=5)
+            t.check(page.status_code == 200, f"the replica serves the page ({page.status_code})")
+        status, location = visit(emulator, "/healthz")
+        t.check(status == 200 and location is None,
+                "the health path /healthz still goes to the home origin (uptime checks see the truth)")
+
+        # -- home comes back ---------------------------------------------------
+        home.come_back()
+        t.event("power is back: the home site answers again")
+        t.event(f"uptime check passes, the alert closes: POST / (incident {incident} closed)")
+        sent = time.monotonic()
+        with t.waiting(lambda: "probing home, then failing back"):
+            answer = function.call("POST", "/", notification("closed", incident, started_at, int(time.time())))
+        failback_s = time.monotonic() - sent
+        steps = steps_of(answer)
+        t.check(answer.status_code == 200 and answer.json().get("action") == "failback",
+                f"the function failed back ({answer.status_code})",
+                f"the function did not fail back: {answer.status_code} {answer.text[:300]}")
+        for name, text in (("probe", "home probed healthy"), ("traffic", "traffic home: redirect disabled"),
+                           ("delete", "replica deleted")):
+            t.check(name in steps and (steps[name]["changed"] or name == "probe"),
+                    f"{text:<45} {steps.get(name, {}).get('ms', 0):>6} ms  {steps.get(name, {}).get('detail', '')}",
+                    f"{text}: the function reports no such step")
+        t.check(SERVICE not in emulator.services(PROJECT, REGION), "no replica is left behind")
+        rules = [r for r in emulator.redirect_rules(ZONE) if r.get("ref") == "switch_failover"]
+        t.check(all(not r.get("enabled") for r in rules), "the redirect rule is off")
+        status, location = visit(emulator, "/")
+        t.check(status == 200 and location is None, f"a visitor to https://{HOST}/ reaches home again ({status})")
+        return _verdict(t, (failover_s, ready_s), failback_s, function)
+    finally:
+        function.stop()
+        home.stop()
+        emulator.stop()
+
+
+def _home_answers(home) -> bool:
+    try:
+        requests.get(home.url + "/healthz", timeout=1)
+        return True
+    except requests.exceptions.RequestException:
+        return False
+
+
+def _verdict(t: Timeline, failover, failback_s, function) -> int:
+    print(file=t.out)
+    if t.failures:
+        print(f"verdict: FAIL — {len(t.failures)} step(s) did not happen: {'; '.join(t.failures)}", file=t.out)
+        if function is not None and getattr(function, "log", None):
+            print("last lines from the function:", file=t.out)
+            for line in function.log[-15:]:
+                print("  " + line.rstrip(), file=t.out)
+        return 1
+    failover_s, ready_s = failover
+    print(f"verdict: PASS — alert to replica ready {ready_s:.2f} s, alert to traffic switched {failover_s:.2f} s, "
+          f"failback {failback_s:.2f} s, nothing left behind", file=t.out)
+    return 0
+
+
+def run_live(args, out=None) -> int:
+    """A throwaway replica in the real project; traffic is never touched."""
+    from dataclasses import replace
+
+    from . import config
+    from .cloudrun import CloudRunService
+    from .failover import Switch
+    from .traffic import NoopRouter
+
+    t = Timeline(out)
+    settings = config.load()
+    name = (settings.service[:57] + "-drill").replace("--", "-")
+    settings = replace(settings, service=name, failover_domain=None, home_url=None)
+    print(f"switch drill --live: a throwaway replica {name!r} in project {settings.project} "
+          f"({settings.region}); no traffic is switched", file=t.out)
+    switch = Switch(settings, CloudRunService.from_settings(settings), NoopRouter())
+    latest = {"text": "creating the replica"}
+    sent = time.monotonic()
+    try:
+        with t.waiting(lambda: latest["text"]):
+            report = switch.failover(trigger="drill", on_progress=lambda text: latest.update(text=text))
+        elapsed = time.monotonic() - sent
+        for step in report.steps:
+            t.ok(f"{step.step:<8} {step.ms:>7} ms  {step.detail}")
+        answer = None
+        for _ in range(30):  # IAM changes take a little while to reach Cloud Run's front end
+            answer = requests.get(report.url, timeout=10)
+            if answer.status_code < 400:
+                break
+            time.sleep(2)
+        t.check(answer is not None and answer.status_code < 400,
+                f"the replica's URL {report.url} answers {answer.status_code if answer else 'nothing'}")
+    finally:
+        back = switch.failback(force=True, automatic=False, trigger="drill")
+        t.check(any(s.step == "delete" and s.changed for s in back.steps), f"throwaway replica {name!r} deleted")
+    print(file=t.out)
+    if t.failures:
+        print(f"verdict: FAIL — {'; '.join(t.failures)}", file=t.out)
+        return 1
+    print(f"verdict: PASS — alert to working replica {elapsed:.1f} s in {settings.region}", file=t.out)
+    return 0
+
+
+def run(args) -> int:
+    return run_live(args) if args.live else run_local(args)

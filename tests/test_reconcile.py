@@ -1,0 +1,376 @@
+"""Traffic follows the replica, and reconcile heals lost notifications
+(Google and Cloudflare intercepted with responses, through the real app)."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+import responses
+
+from tests.conftest import (BEARER, PROJECT, REGION, RUN_ROOT, SERVICE_URL, api_calls, fixture_json,
+                            google_error, run_service, writes)
+
+ZONE = "0123456789abcdef0123456789abcdef"
+CF = "https://api.cloudflare.com/client/v4/"
+ENTRYPOINT = f"{CF}zones/{ZONE}/rulesets/phases/http_request_dynamic_redirect/entrypoint"
+RULESET = "f" * 32
+RULES = f"{CF}zones/{ZONE}/rulesets/{RULESET}/rules"
+REPLICA_URL = "https://site-replica-q2w3e4r5ta-ew.a.run.app"
+ALERTS = f"https://monitoring.googleapis.com/v3/projects/{PROJECT}/alerts"
+MAPPINGS = f"https://{REGION}-run.googleapis.com/v1/projects/{PROJECT}/locations/{REGION}/domainmappings"
+NOT_FOUND = google_error(404, "NOT_FOUND", "not found")
+PUBLIC = {"version": 1, "etag": "e", "bindings": [{"role": "roles/run.invoker", "members": ["allUsers"]}]}
+
+
+def envelope(result, success=True, errors=()):
+    return {"success": success, "errors": list(errors), "messages": [], "result": result}
+
+
+def our_rule(target=REPLICA_URL, enabled=True):
+    return {"id": "a" * 32, "ref": "switch_failover", "version": "1", "enabled": enabled,
+            "description": "switch: site down, send visitors to Cloud Run replica (managed by switch)",
+            "expression": '(http.host eq "www.example.org" and http.request.uri.path ne "/healthz")',
+            "action": "redirect",
+            "action_parameters": {"from_value": {
+                "target_url": {"expression": f'concat("{target}", http.request.uri.path)'},
+                "status_code": 302, "preserve_query_string": True}}}
+
+
+FOREIGN = {"id": "b" * 32, "ref": "old_blog", "version": "3", "enabled": True,
+           "expression": '(http.request.uri.path eq "/blog")', "action": "redirect",
+           "action_parameters": {"from_value": {"target_url": {"value": "https://blog.example.org"},
+                                                "status_code": 301}}}
+
+
+def ruleset(*rules):
+    return envelope({"id": RULESET, "kind": "zone", "phase": "http_request_dynamic_redirect", "version": "5",
+                     "rules": list(rules)})
+
+
+def alerts(*states):
+    return {"alerts": [{"name": f"projects/{PROJECT}/alerts/{i}", "state": state,
+                        "policy": {"displayName": "site-down-failover"}} for i, state in enumerate(states)]}
+
+
+@pytest.fixture
+def cloudflare(env):
+    env(CLOUDFLARE_TOKEN="cf-token-value", CLOUDFLARE_ZONE_ID=ZONE, CLOUDFLARE_HOST="www.example.org")
+
+
+def order(mock) -> list[str]:
+    """The writes, as short names, in the order they happened."""
+    names = []
+    for call in writes(mock):
+        url = call.request.url
+        if "cloudflare" in url:
+            body = json.loads(call.request.body)
+            rule = body["rules"][0] if "rules" in body else body
+            names.append("redirect on" if rule["enabled"] else "redirect off")
+        elif url.split("?")[0] == RUN_ROOT:
+            names.append("create")
+        elif ":setIamPolicy" in url:
+            names.append("public")
+        elif call.request.method == "DELETE":
+            names.append("delete")
+        else:
+            names.append(f"{call.request.method} {url}")
+    return names
+
+
+# -- order of steps -------------------------------------------------------------
+
+
+def test_redirect_is_enabled_only_after_the_replica_is_ready_and_public(client, google, cloudflare):
+    google.add(responses.GET, SERVICE_URL, status=404, json=NOT_FOUND)
+    google.add(responses.POST, RUN_ROOT, json=run_service(ready="Unknown"))
+    google.add(responses.GET, SERVICE_URL, json=run_service(ready="Unknown"))
+    google.add(responses.GET, SERVICE_URL, json=run_service())
+    google.add(responses.GET, f"{SERVICE_URL}:getIamPolicy", json={"etag": "e"})
+    google.add(responses.POST, f"{SERVICE_URL}:setIamPolicy", json=PUBLIC)
+    google.add(responses.GET, ENTRYPOINT, json=ruleset(FOREIGN))
+    google.add(responses.POST, RULES, json=ruleset(FOREIGN, our_rule()))
+
+    answer = client.post("/", json=fixture_json("incident-open.json"), headers=BEARER)
+
+    assert answer.status_code == 200
+    assert order(google) == ["create", "public", "redirect on"]
+    last_ready_poll = max(i for i, c in enumerate(google.calls) if c.request.url.startswith(SERVICE_URL + "?"))
+    first_cloudflare = min(i for i, c in enumerate(google.calls) if "cloudflare" in c.request.url)
+    assert last_ready_poll < first_cloudflare
+    sent = json.loads(api_calls(google, "POST", "cloudflare")[0].request.body)
+    assert sent["action_parameters"]["from_value"]["status_code"] == 302
+    assert REPLICA_URL in sent["action_parameters"]["from_value"]["target_url"]["expression"]
+    assert FOREIGN["id"] not in json.dumps(sent)
+
+
+def test_a_failed_replica_never_gets_traffic(client, google, cloudflare):
+    google.add(responses.GET, SERVICE_URL, status=404, json=NOT_FOUND)
+    google.add(responses.POST, RUN_ROOT, json=run_service(ready="Unknown"))
+    google.add(responses.GET, SERVICE_URL, json=run_service(ready="False", message="Image not found"))
+
+    assert client.post("/", json=fixture_json("incident-open.json"), headers=BEARER).status_code == 502
+    assert api_calls(google, None, "cloudflare") == []
+
+
+def test_redirect_is_disabled_before_the_replica_is_deleted(client, google, cloudflare):
+    google.add(responses.GET, SERVICE_URL, json=run_service())
+    google.add(responses.GET, ENTRYPOINT, json=ruleset(FOREIGN, our_rule()))
+    google.add(responses.PATCH, f"{RULES}/{'a' * 32}", json=ruleset(FOREIGN, our_rule(enabled=False)))
+    google.add(responses.DELETE, SERVICE_URL, json={"status": "Success"})
+
+    answer = client.post("/", json=fixture_json("incident-closed.json"), headers=BEARER)
+
+    assert answer.status_code == 200
+    assert order(google) == ["redirect off", "delete"]
+    patched = json.loads(api_calls(google, "PATCH")[0].request.body)
+    assert FOREIGN["id"] not in json.dumps(patched) and patched["enabled"] is False
+
+
+def test_if_the_redirect_cannot_be_switched_off_the_replica_is_kept(client, google, cloudflare, no_sleep):
+    google.add(responses.GET, SERVICE_URL, json=run_service())
+    for _ in range(6):
+        google.add(responses.GET, ENTRYPOINT, status=503, json=envelope(None, False, [{"code": 1, "message": "down"}]))
+
+    answer = client.post("/", json=fixture_json("incident-closed.json"), headers=BEARER)
+
+    assert answer.status_code == 502
+    assert api_calls(google, "DELETE") == []
+
+
+# -- the failover domain ----------------------------------------------------------
+
+
+def mapping(cert="True", route="site-replica"):
+    return {"apiVersion": "domains.cloudrun.com/v1", "kind": "DomainMapping",
+            "metadata": {"name": "failover.example.org", "namespace": "123456789012",
+                         "labels": {"managed-by": "switch"}},
+            "spec": {"routeName": route, "certificateMode": "AUTOMATIC"},
+            "status": {"conditions": [{"type": "Ready", "status": "False", "reason": "RouteMissing"},
+                                      {"type": "CertificateProvisioned", "status": cert},
+                                      {"type": "DomainRoutable", "status": "True"}],
+                       "resourceRecords": [{"name": "failover", "type": "CNAME", "rrdata": "ghs.googlehosted.com."}]}}
+
+
+def test_the_redirect_points_at_the_failover_domain_once_its_certificate_is_provisioned(client, google, cloudflare,
+                                                                                        env):
+    env(FAILOVER_DOMAIN="failover.example.org")
+    google.add(responses.GET, SERVICE_URL, json=run_service())
+    google.add(responses.GET, f"{SERVICE_URL}:getIamPolicy", json=PUBLIC)
+    google.add(responses.GET, f"{MAPPINGS}/failover.example.org", json=mapping())
+    google.add(responses.GET, ENTRYPOINT, json=ruleset())
+    google.add(responses.POST, RULES, json=ruleset(our_rule("https://failover.example.org")))
+
+    client.post("/", json=fixture_json("incident-open.json"), headers=BEARER)
+
+    sent = json.loads(api_calls(google, "POST", "cloudflare")[0].request.body)
+    assert 'concat("https://failover.example.org", http.request.uri.path)' == \
+        sent["action_parameters"]["from_value"]["target_url"]["expression"]
+
+
+def test_without_a_certificate_the_run_app_url_is_used_and_the_mapping_is_created(client, google, cloudflare, env):
+    env(FAILOVER_DOMAIN="failover.example.org")
+    google.add(responses.GET, SERVICE_URL, json=run_service())
+    google.add(responses.GET, f"{SERVICE_URL}:getIamPolicy", json=PUBLIC)
+    google.add(responses.GET, f"{MAPPINGS}/failover.example.org", status=404, json=NOT_FOUND)
+    google.add(responses.POST, MAPPINGS, json=mapping(cert="Unknown"))
+    google.add(responses.GET, ENTRYPOINT, json=ruleset())
+    google.add(responses.POST, RULES, json=ruleset(our_rule()))
+
+    body = client.post("/", json=fixture_json("incident-open.json"), headers=BEARER).get_json()
+
+    created = json.loads(api_calls(google, "POST", "domainmappings")[0].request.body)
+    assert created["spec"] == {"routeName": "site-replica", "certificateMode": "AUTOMATIC"}
+    assert created["metadata"]["labels"] == {"managed-by": "switch"}
+    sent = json.loads(api_calls(google, "POST", "cloudflare")[0].request.body)
+    assert REPLICA_URL in sent["action_parameters"]["from_value"]["target_url"]["expression"]
+    assert "not provisioned" in {s["step"]: s for s in body["steps"]}["domain"]["detail"]
+
+
+def test_failback_keeps_the_domain_mapping(client, google, env):
+    env(FAILOVER_DOMAIN="failover.example.org")
+    google.add(responses.GET, SERVICE_URL, json=run_service())
+    google.add(responses.DELETE, SERVICE_URL, json={"status": "Success"})
+
+    client.post("/failback", json={"force": True}, headers=BEARER)
+
+    assert api_calls(google, None, "domainmappings") == []
+
+
+def test_status_shows_the_mapping_conditions_and_dns_records(client, google, env):
+    env(FAILOVER_DOMAIN="failover.example.org")
+    google.add(responses.GET, SERVICE_URL, status=404, json=NOT_FOUND)
+    google.add(responses.GET, f"{MAPPINGS}/failover.example.org", json=mapping())
+
+    body = client.get("/status", headers=BEARER).get_json()
+
+    assert body["domain"]["conditions"]["CertificateProvisioned"]["status"] == "True"
+    assert body["domain"]["conditions"]["Ready"]["reason"] == "RouteMissing"
+    assert body["domain"]["dns_records"] == [{"name": "failover", "type": "CNAME", "rrdata": "ghs.googlehosted.com."}]
+
+
+def test_a_mapping_that_routes_elsewhere_is_not_touched(client, google, cloudflare, env):
+    env(FAILOVER_DOMAIN="failover.example.org")
+    google.add(responses.GET, SERVICE_URL, json=run_service())
+    google.add(responses.GET, f"{SERVICE_URL}:getIamPolicy", json=PUBLIC)
+    google.add(responses.GET, f"{MAPPINGS}/failover.example.org", json=mapping(route="someone-elses"))
+
+    answer = client.post("/", json=fixture_json("incident-open.json"), headers=BEARER)
+
+    assert answer.status_code == 409
+    assert writes(google) == []
+
+
+# -- reconcile --------------------------------------------------------------------
+
+
+@pytest.fixture
+def policy(env):
+    env(ALERT_POLICY="site-down-failover", HOME_URL="https://www.example.org", PROBE_COUNT="2")
+
+
+def test_reconcile_fails_over_when_an_alert_is_open_but_no_replica_exists(client, google, cloudflare, policy):
+    google.add(responses.GET, SERVICE_URL, status=404, json=NOT_FOUND)
+    google.add(responses.GET, ALERTS, json=alerts("OPEN"))
+    google.add(responses.POST, RUN_ROOT, json=run_service())
+    google.add(responses.GET, f"{SERVICE_URL}:getIamPolicy", json={"etag": "e"})
+    google.add(responses.POST, f"{SERVICE_URL}:setIamPolicy", json=PUBLIC)
+    google.add(responses.GET, ENTRYPOINT, json=ruleset())
+    google.add(responses.POST, RULES, json=ruleset(our_rule()))
+
+    body = client.post("/reconcile", headers=BEARER).get_json()
+
+    assert body["action"] == "failover" and "lost notification" in body["reason"]
+    assert order(google) == ["create", "public", "redirect on"]
+    [listing] = api_calls(google, "GET", "/alerts")
+    assert "state+%3D+%22OPEN%22" in listing.request.url or "state%20%3D%20%22OPEN%22" in listing.request.url
+
+
+def test_reconcile_fails_back_when_the_closing_notification_was_lost(client, google, cloudflare, policy):
+    google.add(responses.GET, SERVICE_URL, json=run_service())
+    google.add(responses.GET, ALERTS, json=alerts())
+    google.add(responses.GET, "https://www.example.org/healthz", status=200)
+    google.add(responses.GET, "https://www.example.org/healthz", status=200)
+    google.add(responses.GET, ENTRYPOINT, json=ruleset(our_rule()))
+    google.add(responses.PATCH, f"{RULES}/{'a' * 32}", json=ruleset(our_rule(enabled=False)))
+    google.add(responses.DELETE, SERVICE_URL, json={"status": "Success"})
+
+    body = client.post("/reconcile", headers=BEARER).get_json()
+
+    assert body["action"] == "failback" and "lost closing notification" in body["reason"]
+    assert order(google) == ["redirect off", "delete"]
+
+
+def test_reconcile_keeps_the_replica_while_the_alert_is_open(client, google, cloudflare, policy):
+    google.add(responses.GET, SERVICE_URL, json=run_service())
+    google.add(responses.GET, ALERTS, json=alerts("OPEN"))
+    google.add(responses.GET, f"{SERVICE_URL}:getIamPolicy", json=PUBLIC)
+    google.add(responses.GET, ENTRYPOINT, json=ruleset(our_rule()))
+
+    body = client.post("/reconcile", headers=BEARER).get_json()
+
+    assert body["action"] == "none" and "still open" in body["reason"]
+    assert writes(google) == []
+    assert api_calls(google, "GET", "example.org/healthz") == []  # no probe needed to decide
+
+
+def test_reconcile_switches_off_a_redirect_with_no_replica_behind_it(client, google, cloudflare, policy):
+    google.add(responses.GET, SERVICE_URL, status=404, json=NOT_FOUND)
+    google.add(responses.GET, ALERTS, json=alerts())
+    google.add(responses.GET, ENTRYPOINT, json=ruleset(FOREIGN, our_rule()))
+    google.add(responses.PATCH, f"{RULES}/{'a' * 32}", json=ruleset(FOREIGN, our_rule(enabled=False)))
+
+    body = client.post("/reconcile", headers=BEARER).get_json()
+
+    assert body["action"] == "failback" and "does not exist" in body["reason"]
+    assert order(google) == ["redirect off"]
+
+
+def test_reconcile_finishes_a_half_made_replica(client, google, cloudflare, policy):
+    google.add(responses.GET, SERVICE_URL, json=run_service(ready="Unknown"))
+    google.add(responses.GET, ALERTS, json=alerts("OPEN"))
+    google.add(responses.GET, SERVICE_URL, json=run_service())
+    google.add(responses.GET, f"{SERVICE_URL}:getIamPolicy", json={"etag": "e"})
+    google.add(responses.POST, f"{SERVICE_URL}:setIamPolicy", json=PUBLIC)
+    google.add(responses.GET, ENTRYPOINT, json=ruleset())
+    google.add(responses.POST, RULES, json=ruleset(our_rule()))
+
+    body = client.post("/reconcile", headers=BEARER).get_json()
+
+    assert body["action"] == "failover" and body["reason"].startswith("finished the replica")
+    assert order(google) == ["public", "redirect on"]
+
+
+def test_reconcile_does_nothing_when_all_is_in_place(client, google, cloudflare, policy):
+    google.add(responses.GET, SERVICE_URL, json=run_service())
+    google.add(responses.GET, ALERTS, json=alerts("OPEN"))
+    google.add(responses.GET, f"{SERVICE_URL}:getIamPolicy", json=PUBLIC)
+    google.add(responses.GET, ENTRYPOINT, json=ruleset(our_rule()))
+
+    body = client.post("/reconcile", headers=BEARER).get_json()
+
+    assert body["action"] == "none" and body["changed"] is False
+
+
+def test_reconcile_on_standby_with_nothing_out_of_place_does_nothing(client, google, cloudflare, policy):
+    google.add(responses.GET, SERVICE_URL, status=404, json=NOT_FOUND)
+    google.add(responses.GET, ALERTS, json=alerts("CLOSED"))
+    google.add(responses.GET, ENTRYPOINT, json=ruleset(FOREIGN))
+
+    body = client.post("/reconcile", headers=BEARER).get_json()
+
+    assert body["action"] == "none" and body["state"] == "standby"
+    assert writes(google) == []
+
+
+def test_a_pinned_replica_survives_reconcile(client, google, cloudflare, policy):
+    google.add(responses.GET, SERVICE_URL, json=run_service(annotations={"switch/pinned": "true"}))
+    google.add(responses.GET, ALERTS, json=alerts())
+    google.add(responses.GET, f"{SERVICE_URL}:getIamPolicy", json=PUBLIC)
+    google.add(responses.GET, ENTRYPOINT, json=ruleset(our_rule()))
+
+    body = client.post("/reconcile", headers=BEARER).get_json()
+
+    assert body["state"] == "active" and "pinned" in body["reason"]
+    assert api_calls(google, "DELETE") == []
+
+
+def test_reconcile_respects_the_flap_guard(client, google, cloudflare, policy, env):
+    env(MIN_ACTIVE_SECONDS="900")
+    recent = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - 60))
+    google.add(responses.GET, SERVICE_URL, json=run_service(annotations={"switch/activated-at": recent}))
+    google.add(responses.GET, ALERTS, json=alerts())
+    google.add(responses.GET, f"{SERVICE_URL}:getIamPolicy", json=PUBLIC)
+    google.add(responses.GET, ENTRYPOINT, json=ruleset(our_rule()))
+
+    body = client.post("/reconcile", headers=BEARER).get_json()
+
+    assert body["state"] == "active" and "SWITCH_MIN_ACTIVE_SECONDS" in body["reason"]
+
+
+def test_reconcile_keeps_the_replica_while_home_is_unhealthy(client, google, cloudflare, policy):
+    google.add(responses.GET, SERVICE_URL, json=run_service())
+    google.add(responses.GET, ALERTS, json=alerts())
+    google.add(responses.GET, "https://www.example.org/healthz", status=200)
+    google.add(responses.GET, "https://www.example.org/healthz", status=502)
+    google.add(responses.GET, f"{SERVICE_URL}:getIamPolicy", json=PUBLIC)
+    google.add(responses.GET, ENTRYPOINT, json=ruleset(our_rule()))
+
+    body = client.post("/reconcile", headers=BEARER).get_json()
+
+    assert body["state"] == "active" and "not healthy" in body["reason"]
+    assert api_calls(google, "DELETE") == []
+
+
+def test_reconcile_falls_back_to_client_side_filtering_when_the_filter_is_refused(client, google, policy):
+    google.add(responses.GET, SERVICE_URL, status=404, json=NOT_FOUND)
+    google.add(responses.GET, ALERTS, status=400, json=google_error(400, "INVALID_ARGUMENT", "bad filter"))
+    google.add(responses.GET, ALERTS, json={"alerts": [
+        {"name": "a/1", "state": "OPEN", "policy": {"displayName": "another policy"}},
+        {"name": "a/2", "state": "CLOSED", "policy": {"displayName": "site-down-failover"}}]})
+
+    body = client.post("/reconcile", headers=BEARER).get_json()
+
+    assert body["action"] == "none" and body["state"] == "standby"
+    assert writes(google) == []
