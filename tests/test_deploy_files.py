@@ -1,0 +1,256 @@
+"""The deployment files agree with the code and with each other.
+
+Fast and offline: no npm, no network. `.ci/check-deploy` covers what needs
+node (`serverless package` and the zip's contents).
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import re
+from importlib import resources
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+try:  # PyYAML arrives with responses, ruamel.yaml with check-jsonschema
+    import yaml
+
+    def load_yaml(text: str):
+        return yaml.safe_load(text)
+except ImportError:  # pragma: no cover
+    from ruamel.yaml import YAML
+
+    def load_yaml(text: str):
+        return YAML(typ="safe").load(text)
+
+
+ROOT = Path(__file__).resolve().parents[1]
+
+# Gen1 Cloud Functions stop a call after 540 s.
+GEN1_MAX_TIMEOUT_SECONDS = 540
+
+# The configuration the function must receive in production, written once.
+DEPLOYED_SETTINGS = [
+    "SWITCH_PROJECT", "SWITCH_REGION", "SWITCH_SERVICE", "SWITCH_IMAGE", "SWITCH_PORT",
+    "SWITCH_MEMORY", "SWITCH_CPU", "SWITCH_MAX_INSTANCES", "SWITCH_CONTAINER_ENV",
+    "SWITCH_HOME_URL", "SWITCH_HEALTH_PATH", "SWITCH_PROBE_COUNT", "SWITCH_PROBE_INTERVAL_SECONDS",
+    "SWITCH_MIN_ACTIVE_SECONDS", "SWITCH_READY_TIMEOUT_SECONDS", "SWITCH_BASIC_USER",
+    "SWITCH_BASIC_PASSWORD", "SWITCH_TOKEN", "SWITCH_CLOUDFLARE_TOKEN", "SWITCH_CLOUDFLARE_ZONE_ID",
+    "SWITCH_CLOUDFLARE_HOST", "SWITCH_FAILOVER_DOMAIN", "SWITCH_ALERT_POLICY", "SWITCH_TRUST_ALERTS",
+]
+# API root overrides exist for the local emulator; a developer's shell must not
+# carry them into production, so serverless.yml leaves them out on purpose.
+EMULATOR_ONLY = re.compile(r"^SWITCH_\w+_ENDPOINT$")
+# Deploy-step variables that must come from Drone secrets, never from the file.
+DRONE_SECRETS = {
+    "GCP_SA_KEY", "SWITCH_PROJECT", "SWITCH_REGION", "SWITCH_IMAGE", "SWITCH_TOKEN",
+    "SWITCH_BASIC_USER", "SWITCH_BASIC_PASSWORD", "SWITCH_CLOUDFLARE_TOKEN",
+}
+
+
+@pytest.fixture(scope="module")
+def serverless() -> dict:
+    return load_yaml((ROOT / "serverless.yml").read_text())
+
+
+@pytest.fixture(scope="module")
+def drone() -> dict:
+    return load_yaml((ROOT / ".drone.yml").read_text())
+
+
+def drone_step(drone: dict, name: str) -> dict:
+    steps = {step["name"]: step for step in drone["steps"]}
+    assert name in steps, f".drone.yml has no step named {name!r} (has {sorted(steps)})"
+    return steps[name]
+
+
+def seconds(value: str) -> int:
+    match = re.fullmatch(r"(\d+)s", str(value))
+    assert match, f"timeout {value!r} is not of the form '<n>s'"
+    return int(match.group(1))
+
+
+def decorated_functions(path: Path) -> dict[str, set[str]]:
+    """Top-level functions of a module, each with its decorators as dotted names."""
+    found = {}
+    for node in ast.parse(path.read_text(), filename=str(path)).body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            found[node.name] = {ast.unparse(d.func if isinstance(d, ast.Call) else d)
+                                for d in node.decorator_list}
+    return found
+
+
+# --- serverless.yml -------------------------------------------------------
+
+
+def test_serverless_targets_gen1_python312_with_the_plugin(serverless):
+    provider = serverless["provider"]
+    assert serverless["service"] == "switch"
+    assert str(serverless["frameworkVersion"]) == "3"
+    assert provider["name"] == "google"
+    assert provider["runtime"] == "python312"
+    assert serverless["plugins"] == ["serverless-google-cloudfunctions"]
+    # python312 is outside the plugin's runtime enum; "error" would refuse it.
+    assert serverless.get("configValidationMode", "warn") == "warn"
+
+
+def test_every_function_times_out_within_the_gen1_limit(serverless):
+    default = serverless["provider"].get("timeout", "60s")
+    for name, function in serverless["functions"].items():
+        limit = seconds(function.get("timeout", default))
+        assert limit <= GEN1_MAX_TIMEOUT_SECONDS, f"{name}: {limit}s exceeds the gen1 maximum"
+    # The HTTP call waits for the replica to become ready: give it all gen1 allows.
+    assert seconds(serverless["functions"]["switch"].get("timeout", default)) == GEN1_MAX_TIMEOUT_SECONDS
+
+
+def test_http_and_pubsub_functions_are_wired_to_their_events(serverless):
+    functions = serverless["functions"]
+    assert functions["switch"]["handler"] == "switch"
+    assert list(functions["switch"]["events"][0]) == ["http"]
+    assert functions["switch_pubsub"]["handler"] == "switch_pubsub"
+    event = functions["switch_pubsub"]["events"][0]["event"]
+    assert event["eventType"] == "providers/cloud.pubsub/eventTypes/topic.publish"
+    assert re.fullmatch(r"projects/\$\{[^}]+\}/topics/\$\{[^}]+\}", event["resource"]), event["resource"]
+
+
+def test_entry_points_exist_in_main_py_with_the_right_decorators(serverless):
+    main = ROOT / "main.py"
+    if not main.exists():
+        pytest.skip("main.py does not exist yet")
+    defined = decorated_functions(main)
+    expected = {"switch": "functions_framework.http", "switch_pubsub": "functions_framework.cloud_event"}
+    for name, function in serverless["functions"].items():
+        handler = function["handler"]
+        assert handler in defined, f"serverless.yml function {name!r} names handler {handler!r}, not defined in main.py"
+        if handler in expected:
+            assert expected[handler] in defined[handler], f"main.py: {handler} should be @{expected[handler]}"
+    assert set(expected) <= {f["handler"] for f in serverless["functions"].values()}
+
+
+def test_serverless_passes_every_deployed_setting_from_the_environment(serverless):
+    environment = serverless["provider"]["environment"]
+    missing = [name for name in DEPLOYED_SETTINGS if name not in environment]
+    assert not missing, f"serverless.yml provider.environment lacks {missing}"
+    for name, value in environment.items():
+        # Unset must arrive empty (the function treats empty as unset), so every
+        # env lookup needs a fallback or the variable resolver aborts the deploy.
+        for ref in re.findall(r"\$\{env:(\w+)([^}]*)\}", value):
+            assert ref[1].strip().startswith(","), f"{name}: ${{env:{ref[0]}}} has no fallback"
+    leaked = [name for name in environment if EMULATOR_ONLY.match(name)]
+    assert not leaked, f"emulator-only overrides must not be deployed: {leaked}"
+
+
+def test_serverless_passes_every_variable_the_settings_read(serverless):
+    config = pytest.importorskip("switch.config")
+    errors = pytest.importorskip("switch.errors")
+    if not hasattr(config, "from_env"):
+        pytest.skip("switch.config has no from_env(environ) to observe")
+
+    class Recording(dict):
+        """An environment that notes every name asked for."""
+
+        def __init__(self, *args, **kw):
+            super().__init__(*args, **kw)
+            self.asked = set()
+
+        def get(self, key, default=None):
+            self.asked.add(key)
+            return super().get(key, default)
+
+        def __getitem__(self, key):
+            self.asked.add(key)
+            return super().__getitem__(key)
+
+        def __contains__(self, key):
+            self.asked.add(key)
+            return super().__contains__(key)
+
+    env = Recording(SWITCH_PROJECT="my-project", SWITCH_REGION="europe-west1",
+                    SWITCH_IMAGE="europe-west1-docker.pkg.dev/my-project/site/web:1")
+    try:
+        config.from_env(env)
+    except errors.ConfigError as exc:
+        pytest.fail(f"settings need more than project, region and image now ({exc}); "
+                    "extend this test's environment and check serverless.yml passes the new variable")
+    read = {name for name in env.asked if name.startswith("SWITCH_") and not EMULATOR_ONLY.match(name)}
+    assert read >= {"SWITCH_PROJECT", "SWITCH_TOKEN"}, f"the recording saw too little: {sorted(read)}"
+    missing = sorted(read - set(serverless["provider"]["environment"]))
+    assert not missing, f"switch.config reads {missing} but serverless.yml does not pass them"
+
+
+def test_package_leaves_out_everything_but_the_function(serverless):
+    patterns = set(serverless["package"]["patterns"])
+    for excluded in ("node_modules/**", ".git/**", ".venv/**", "venv/**", "tests/**", "bench/**",
+                     ".ci/**", ".serverless/**", "keyfile.json", ".drone.yml", "package*.json"):
+        assert "!" + excluded in patterns, f"package.patterns should exclude {excluded}"
+    assert not any(p.lstrip("!") in ("main.py", "requirements.txt", "switch/**") and p.startswith("!")
+                   for p in patterns)
+
+
+# --- .drone.yml -----------------------------------------------------------
+
+
+def readme_test_command() -> list[str]:
+    readme = ROOT / "README.md"
+    if not readme.exists():
+        pytest.skip("README.md does not exist yet")
+    text = readme.read_text()
+    heading = re.search(r"^#+ .*Test.*$", text, re.MULTILINE)
+    if not heading:
+        pytest.skip("README.md has no heading containing 'Test' yet")
+    block = re.compile(r"^```(?:sh|bash|shell|console)\s*\n(.*?)^```", re.MULTILINE | re.DOTALL)
+    found = block.search(text, heading.end())
+    if not found:
+        pytest.skip("README.md has no ```sh block under its Test heading yet")
+    lines = [line.strip().removeprefix("$ ") for line in found.group(1).splitlines()]
+    return [line for line in lines if line and not line.startswith("#")]
+
+
+def test_drone_is_one_docker_pipeline_on_push_and_pull_request(drone):
+    assert drone["kind"] == "pipeline"
+    assert drone["type"] == "docker"
+    assert set(drone["trigger"]["event"]) == {"push", "pull_request"}
+
+
+def test_drone_runs_the_readme_test_command(drone):
+    step = drone_step(drone, "test")
+    assert step["image"] == "python:3.12"
+    assert step["commands"] == readme_test_command()
+
+
+def test_drone_deploys_only_on_push_to_main(drone):
+    step = drone_step(drone, "deploy")
+    assert step["when"] == {"branch": ["main"], "event": ["push"]}
+    names = [s["name"] for s in drone["steps"]]
+    assert names.index("test") < names.index("deploy"), "deploy must run after the tests"
+    assert "npx serverless deploy --stage prod" in "\n".join(step["commands"])
+    assert any("GOOGLE_APPLICATION_CREDENTIALS" in c for c in step["commands"])
+
+
+def test_drone_deploy_takes_every_secret_from_drone_secrets(drone, serverless):
+    environment = drone_step(drone, "deploy")["environment"]
+    missing = sorted(DRONE_SECRETS - set(environment))
+    assert not missing, f"deploy step does not pass {missing}"
+    for name, value in environment.items():
+        if name.startswith("SWITCH_") or name in DRONE_SECRETS or re.search(r"TOKEN|PASSWORD|KEY|SECRET", name):
+            assert isinstance(value, dict) and set(value) == {"from_secret"}, \
+                f"{name} must come from a Drone secret (from_secret), not the file"
+    unused = sorted(n for n in environment if n.startswith("SWITCH_") and n not in serverless["provider"]["environment"]
+                    and n != "SWITCH_PUBSUB_TOPIC")
+    assert not unused, f"deploy step passes {unused} but serverless.yml never forwards them"
+
+
+def test_drone_file_matches_the_drone_schema(drone):
+    schema_file = resources.files("check_jsonschema") / "builtin_schemas" / "vendor" / "drone-ci.json"
+    schema = json.loads(schema_file.read_text())
+    validator_class = jsonschema.validators.validator_for(schema, default=jsonschema.Draft7Validator)
+    error = jsonschema.exceptions.best_match(validator_class(schema).iter_errors(drone))
+    if error is not None:
+        # The schema is a oneOf over pipeline kinds; the deepest sub-error says what is wrong.
+        def deepest(e):
+            return max([e, *map(deepest, e.context)], key=lambda x: len(x.absolute_path))
+        error = deepest(error)
+        pytest.fail(f".drone.yml at {list(error.absolute_path)}: {error.message[:300]}")
