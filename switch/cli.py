@@ -21,6 +21,24 @@ Start here:
   python -m switch setup --help   wire uptime check, alert policy and channel to the function
 """
 
+SETUP_HELP = {
+    "setup": """\
+Create, or find and update, everything that calls switch when the site goes down:
+a notification channel (webhook with Basic auth or a token, or Pub/Sub), an uptime
+check of SWITCH_HOME_URL's health path (60 s, three regions), an alert policy that
+notifies on open and close, and optionally a Cloud Scheduler job for /reconcile.
+Everything is labelled managed-by=switch; a second run changes nothing.
+
+example:
+  python -m switch setup --function-url https://europe-west1-PROJECT.cloudfunctions.net/switch-prod-switch
+""",
+    "teardown": """\
+Delete what setup created (found by its labels), and nothing else: the alert
+policy, the uptime check, the notification channel and the scheduler job.
+The replica and the redirect are left to failback.
+""",
+}
+
 COMMANDS = {
     "drill": "rehearse a failover and failback end to end (local emulator, or --live)",
     "emulator": "serve the local stand-in for the Cloud Run, Monitoring and Cloudflare APIs",
@@ -66,16 +84,11 @@ def cmd_status(args) -> int:
     if args.json:
         _print_json(switch.status())
         return 0
-    try:
-        from . import monitoring
-    except ImportError:  # pragma: no cover - monitoring ships with switch
-        monitoring = None
-    if monitoring is not None and hasattr(monitoring, "chain_status"):
-        rows = monitoring.chain_status(settings, monitoring.options_from_args(args),
-                                       extra_rows=lambda: monitoring.switch_rows(switch.status()))
-        print(monitoring.format_table(rows))
-    else:
-        _print_json(switch.status())
+    from . import monitoring
+
+    rows = monitoring.chain_status(settings, monitoring.options_from_args(args),
+                                   extra=lambda: monitoring.rows_from_switch_status(switch.status()))
+    print(monitoring.format_table(rows))
     return 0
 
 
@@ -161,12 +174,16 @@ def build_parser() -> argparse.ArgumentParser:
         if name == "failback":
             command.add_argument("--force", action="store_true", help="skip the home health probe")
         if name == "status":
-            _monitoring_arguments(command)
+            from .monitoring import add_arguments
+
+            add_arguments(command, "status")
 
     for name, func in (("setup", cmd_setup), ("teardown", cmd_teardown)):
-        command = sub.add_parser(name, help=COMMANDS[name], description=COMMANDS[name].capitalize() + ".")
-        command.add_argument("--dry-run", action="store_true", help="print the requests, send no change")
-        _monitoring_arguments(command)
+        from .monitoring import add_arguments
+
+        command = sub.add_parser(name, help=COMMANDS[name], description=SETUP_HELP[name],
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+        add_arguments(command, name)
         command.set_defaults(func=func)
 
     bench = sub.add_parser("bench", help=COMMANDS["bench"], add_help=False,
@@ -174,15 +191,6 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("rest", nargs=argparse.REMAINDER)
     bench.set_defaults(func=cmd_bench)
     return parser
-
-
-def _monitoring_arguments(parser) -> None:
-    try:
-        from . import monitoring
-    except ImportError:  # pragma: no cover
-        return
-    if hasattr(monitoring, "add_arguments"):
-        monitoring.add_arguments(parser)
 
 
 def main(argv=None) -> int:

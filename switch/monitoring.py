@@ -1121,15 +1121,18 @@ def rows_from_switch_status(status: dict) -> list[Row]:
         if replica.get("message") and ready is not True:
             bits.append(str(replica["message"]))
         rows.append(Row("replica", state, service, "; ".join(b for b in bits if b)))
-    if "domain_mapping" in status:
-        mapping = status.get("domain_mapping")
+    if "domain" in status:
+        mapping = status.get("domain")
         if not mapping:
-            rows.append(Row("domain mapping", "none", "", ""))
-        elif isinstance(mapping, dict):
-            rows.append(Row("domain mapping", str(mapping.get("state") or ("ready" if mapping.get("ready") else "?")),
-                            str(mapping.get("name") or mapping.get("domain") or ""), str(mapping.get("detail") or "")))
+            rows.append(Row("domain mapping", "none", "", "created by the next failover or reconcile"))
         else:
-            rows.append(Row("domain mapping", "ok", str(mapping), ""))
+            conditions = mapping.get("conditions") or {}
+            cert = (conditions.get("CertificateProvisioned") or {}).get("status")
+            state = "ready" if cert == "True" else "pending"
+            records = ", ".join(f"{r.get('name')} {r.get('type')} {r.get('rrdata')}"
+                                for r in mapping.get("dns_records") or [])
+            detail = f"certificate {cert or 'unknown'}" + (f"; DNS: {records}" if records else "")
+            rows.append(Row("domain mapping", state, str(mapping.get("host") or ""), detail))
     traffic = status.get("traffic") or {}
     if traffic:
         if not traffic.get("configured"):
