@@ -1,0 +1,15 @@
+"""Local stand-ins for the APIs switch calls, served over real HTTP on loopback.
+
+``Emulator`` serves Cloud Run Admin v1, Cloud Monitoring v3 alerts and
+Cloudflare v4 redirect rules on one port, with the paths and JSON shapes of
+the real services, plus fault injection and a record of every call.
+``HomeSite`` stands in for the self-hosted site. ``main`` is the command line.
+
+Nothing here imports the Google client: the emulator speaks HTTP only.
+"""
+
+from .cli import main
+from .home import HomeSite
+from .server import Emulator, Record
+
+__all__ = ["Emulator", "HomeSite", "Record", "main"]

@@ -1,0 +1,366 @@
+"""The emulator: one WSGI app serving every emulated API on one loopback port.
+
+Paths:
+- ``v1/...`` Cloud Run Admin v1, ``v3/...`` Cloud Monitoring, ``client/v4/...``
+  Cloudflare: the API calls, recorded, subject to faults and latency;
+- ``_run/{region}/{service}/...`` a replica as a visitor sees it;
+- ``_edge/{host}/{path}`` what a visitor of the site gets from Cloudflare's edge;
+- ``_emulator/...`` control for a separate process (never faulted).
+
+Every handler runs under one lock, so the API modules need none of their own;
+latency is slept outside it, so slow calls do not serialize the others.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import socket
+import threading
+import time
+from dataclasses import asdict, dataclass
+
+from werkzeug.wrappers import Request, Response
+
+from . import edge
+from .cloudflare import CloudflareApi
+from .domains import DomainMappingsApi
+from .faults import Faults
+from .google import html_not_found
+from .monitoring import MonitoringApi
+from .routing import ApiError
+from .run import RunApi
+from .serving import Background
+
+
+@dataclass(frozen=True)
+class Record:
+    """One request as the emulator saw and answered it (status 0: dropped)."""
+
+    kind: str  # "api", "replica" or "edge"
+    method: str
+    path: str
+    query: dict
+    headers: dict
+    json: object
+    status: int
+    time: float
+
+
+class Emulator:
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        ready_delay: float = 2.0,
+        delete_delay: float = 1.0,
+        failing_image: str = "fail",
+        project_number: str = "123456789012",
+        cloudflare_token: str | None = None,
+        cert_delay: float = 1.0,
+    ):
+        self.host = host
+        self.port = port
+        self._lock = threading.RLock()
+        self._server: Background | None = None
+        self.run = RunApi(lambda: self.url, project_number, failing_image, ready_delay, delete_delay)
+        self.domains = DomainMappingsApi(self.run, cert_delay)
+        self.monitoring = MonitoringApi(project_number)
+        self.cloudflare = CloudflareApi(cloudflare_token)
+        self.apis = [self.run, self.domains, self.monitoring, self.cloudflare]
+        self.faults = Faults()
+        self.latency = 0.0
+        self._records: list[Record] = []
+
+    # -- lifecycle ---------------------------------------------------------
+
+    def start(self) -> Emulator:
+        if self._server is None:
+            self._server = Background(self, self.host, self.port)
+            self.port = self._server.port
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.stop()
+            self._server = None
+
+    def __enter__(self) -> Emulator:
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    @property
+    def url(self) -> str:
+        host = "127.0.0.1" if self.host in ("", "0.0.0.0") else self.host
+        return f"http://{host}:{self.port}/"
+
+    @property
+    def cloudflare_url(self) -> str:
+        return self.url + "client/v4/"
+
+    # -- recording ---------------------------------------------------------
+
+    @property
+    def requests(self) -> list[Record]:
+        with self._lock:
+            return list(self._records)
+
+    def calls(self, method: str | None = None, contains: str | None = None) -> list[Record]:
+        """API calls only, optionally one method and a path substring."""
+        method = method.upper() if method else None
+        return [
+            r
+            for r in self.requests
+            if r.kind == "api" and method in (None, r.method) and (contains is None or contains in r.path)
+        ]
+
+    def clear_requests(self) -> None:
+        with self._lock:
+            self._records.clear()
+
+    # -- faults and timing ---------------------------------------------------
+
+    def inject(self, status: int = 503, count: int | None = None, rate: float | None = None, kind: str = "status",
+               method: str | None = None, contains: str | None = None, seed: int | None = None,
+               retry_after: float = 1.0) -> None:
+        """Make the next matching API calls fail; see ``faults.py`` for the kinds."""
+        with self._lock:
+            self.faults.add(status=status, count=count, rate=rate, kind=kind, method=method, contains=contains,
+                            seed=seed, retry_after=retry_after)
+
+    def clear_faults(self) -> None:
+        with self._lock:
+            self.faults.clear()
+
+    def set_latency(self, ms: float) -> None:
+        self.latency = ms / 1000
+
+    def set_ready_delay(self, seconds: float) -> None:
+        with self._lock:
+            self.run.ready_delay = seconds
+
+    def set_delete_delay(self, seconds: float) -> None:
+        with self._lock:
+            self.run.delete_delay = seconds
+
+    def set_cert_delay(self, seconds: float) -> None:
+        with self._lock:
+            self.domains.cert_delay = seconds
+
+    # -- alerts ------------------------------------------------------------
+
+    def open_alert(self, policy_display_name: str, project: str | None = None, host: str | None = None) -> str:
+        """Open an incident (an uptime check failing); returns its name.
+
+        ``project=None`` makes it visible under every project; list and get
+        answers name it under the project the caller asked for.
+        """
+        with self._lock:
+            return self.monitoring.open_alert(policy_display_name, project, host)
+
+    def close_alert(self, policy_display_name: str) -> str | None:
+        with self._lock:
+            return self.monitoring.close_alert(policy_display_name)
+
+    # -- snapshots for assertions ---------------------------------------------
+
+    def services(self, project: str, region: str) -> dict:
+        with self._lock:
+            return self.run.snapshot(project, region)
+
+    def iam_policy(self, project: str, region: str, name: str) -> dict:
+        with self._lock:
+            stored = self.run.find(project, region, name)
+            if stored is None:
+                raise KeyError(f"no service {name!r} in {project}/{region}")
+            return self.run.policy_of(stored)
+
+    def redirect_rules(self, zone_id: str) -> list[dict]:
+        with self._lock:
+            return self.cloudflare.snapshot(zone_id)
+
+    def state(self) -> dict:
+        """Everything the emulator holds, as ``GET /_emulator/state`` shows it."""
+        with self._lock:
+            now = time.time()
+            return {
+                "services": {f"{p}/{r}": self.run.snapshot(p, r) for p, r in self.run.stored},
+                "iam": {
+                    f"projects/{p}/locations/{r}/services/{n}": self.run.policy_of(s)
+                    for (p, r), services in self.run.stored.items()
+                    for n, s in services.items()
+                },
+                "domainmappings": {
+                    f"{p}/{r}": {n: self.domains.render(p, r, m, now) for n, m in mappings.items()}
+                    for (p, r), mappings in self.domains.stored.items()
+                },
+                "alerts": self.monitoring.snapshot(),
+                "rulesets": copy.deepcopy(self.cloudflare.rulesets),
+                "faults": [f.describe() for f in self.faults.active],
+                "config": self._config(),
+            }
+
+    def _config(self) -> dict:
+        return {
+            "ready_delay": self.run.ready_delay,
+            "delete_delay": self.run.delete_delay,
+            "cert_delay": self.domains.cert_delay,
+            "latency_ms": self.latency * 1000,
+        }
+
+    # -- WSGI ------------------------------------------------------------------
+
+    def __call__(self, environ, start_response):
+        request = Request(environ)
+        path = request.path.lstrip("/")
+        if path.startswith("_emulator/"):
+            response = self._control(request, path[len("_emulator/"):])
+        elif path.startswith("_run/"):
+            response = self._visit("replica", request, self._replica, path)
+        elif path.startswith("_edge/"):
+            response = self._visit("edge", request, self._edge, path)
+        else:
+            response = self._api(request, path, environ)
+        return response(environ, start_response)
+
+    def _record(self, kind: str, request: Request, status: int, arrived: float) -> None:
+        raw = request.get_data(cache=True)
+        try:
+            body = json.loads(raw) if raw else None
+        except ValueError:
+            body = None
+        query, headers = request.args.to_dict(), dict(request.headers)
+        record = Record(kind, request.method, request.path, query, headers, body, status, arrived)
+        with self._lock:
+            self._records.append(record)
+
+    def _api(self, request: Request, path: str, environ) -> Response:
+        arrived = time.time()
+        if self.latency:
+            time.sleep(self.latency)
+        owners = [api for api in self.apis if api.owns(path)]
+        with self._lock:
+            fault = self.faults.take(request.method, request.path)
+        if fault and fault.kind == "reset":
+            self._record("api", request, 0, arrived)
+            self._drop(environ)
+        if fault and fault.kind == "status":
+            response = self._fault_response(owners, fault)
+        else:
+            response = self._dispatch(request, path, owners)
+            if fault:  # "after": the call happened, the client hears an error
+                response = self._fault_response(owners, fault)
+        self._record("api", request, response.status_code, arrived)
+        return response
+
+    def _dispatch(self, request: Request, path: str, owners: list) -> Response:
+        if not owners:
+            return html_not_found(request.path)
+        with self._lock:
+            for api in owners:
+                found = api.match(request.method, path)
+                if found:
+                    handler, params = found
+                    try:
+                        return handler(request, **params)
+                    except ApiError as e:
+                        return e.response()
+            return owners[0].not_found(request)
+
+    def _fault_response(self, owners: list, fault) -> Response:
+        return (owners[0] if owners else self.run).fault(fault.status, fault.retry_after)
+
+    @staticmethod
+    def _drop(environ) -> None:
+        """Close the connection without answering.
+
+        werkzeug treats a ConnectionError from the app as the client having
+        gone away and writes nothing, so the client sees the socket close
+        with no response at all.
+        """
+        environ["werkzeug.socket"].shutdown(socket.SHUT_RDWR)
+        raise ConnectionAbortedError("injected fault: connection dropped")
+
+    def _visit(self, kind: str, request: Request, answer, path: str) -> Response:
+        arrived = time.time()
+        with self._lock:
+            response = answer(request, path)
+        self._record(kind, request, response.status_code, arrived)
+        return response
+
+    def _replica(self, request: Request, path: str) -> Response:
+        parts = path.split("/", 3)  # _run, region, name, rest
+        if len(parts) < 3:
+            return html_not_found(request.path)
+        return self.run.replica(parts[1], parts[2], parts[3] if len(parts) > 3 else "")
+
+    def _edge(self, request: Request, path: str) -> Response:
+        parts = path.split("/", 2)  # _edge, host, rest
+        if len(parts) < 2 or not parts[1]:
+            return Response("usage: /_edge/{host}/{path}\n", status=400, content_type="text/plain")
+        rulesets = list(self.cloudflare.rulesets.values())
+        query = request.query_string.decode("latin-1")
+        return edge.visit(rulesets, parts[1], "/" + (parts[2] if len(parts) > 2 else ""), query)
+
+    # -- control -----------------------------------------------------------------
+
+    def _control(self, request: Request, what: str) -> Response:
+        try:
+            body = json.loads(request.get_data() or b"{}") if request.method == "POST" else {}
+            if not isinstance(body, dict):
+                raise ValueError("the body must be a JSON object")
+            key = (request.method, what.rstrip("/"))
+            if key == ("GET", "requests"):
+                return _json({"requests": [asdict(r) for r in self.requests]})
+            if key == ("DELETE", "requests"):
+                self.clear_requests()
+                return _json({})
+            if key == ("POST", "faults"):
+                self.inject(**body)
+                return _json({"faults": self.state()["faults"]})
+            if key == ("DELETE", "faults"):
+                self.clear_faults()
+                return _json({"faults": []})
+            if key == ("POST", "config"):
+                return _json({"config": self._configure(body)})
+            if key == ("POST", "alerts"):
+                return self._alert(body)
+            if key == ("GET", "state"):
+                return _json(self.state())
+        except (TypeError, ValueError) as e:
+            return _json({"error": str(e)}, 400)
+        return _json({"error": f"no control endpoint {request.method} /_emulator/{what}"}, 404)
+
+    def _configure(self, body: dict) -> dict:
+        setters = {
+            "ready_delay": self.set_ready_delay,
+            "delete_delay": self.set_delete_delay,
+            "cert_delay": self.set_cert_delay,
+            "latency_ms": self.set_latency,
+        }
+        unknown = set(body) - set(setters)
+        if unknown:
+            raise ValueError(f"unknown settings {sorted(unknown)}; known: {sorted(setters)}")
+        for name, value in body.items():
+            if not isinstance(value, (int, float)) or value < 0:
+                raise ValueError(f"{name} must be a non-negative number")
+            setters[name](value)
+        with self._lock:
+            return self._config()
+
+    def _alert(self, body: dict) -> Response:
+        policy, state = body.get("policy"), body.get("state", "OPEN")
+        if not isinstance(policy, str) or state not in ("OPEN", "CLOSED"):
+            raise ValueError('expected {"policy": "display name", "state": "OPEN" or "CLOSED"}')
+        if state == "OPEN":
+            return _json({"name": self.open_alert(policy, body.get("project"), body.get("host"))})
+        name = self.close_alert(policy)
+        if name is None:
+            return _json({"error": f"no open alert for policy {policy!r}"}, 404)
+        return _json({"name": name})
+
+
+def _json(body, status: int = 200) -> Response:
+    return Response(json.dumps(body, indent=2) + "\n", status=status, content_type="application/json")
