@@ -136,7 +136,11 @@ def location(from_value: dict, path: str, query: str) -> str:
 
 
 def visit(rulesets: list[dict], host: str, path: str, query: str) -> Response:
-    """The answer a visitor of ``https://{host}{path}?{query}`` gets from the edge."""
+    """The answer a visitor of ``https://{host}{path}?{query}`` gets from the edge.
+
+    Zones here carry no hostnames, so every zone's rules are consulted, in the
+    order the zones were first written; the rules' expressions pick the host.
+    """
     for ruleset in rulesets:
         for rule in ruleset.get("rules", []):
             if not rule.get("enabled", True):
