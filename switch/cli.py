@@ -178,9 +178,9 @@ def build_parser() -> argparse.ArgumentParser:
 
             add_arguments(command, "status")
 
-    for name, func in (("setup", cmd_setup), ("teardown", cmd_teardown)):
-        from .monitoring import add_arguments
+    from .monitoring import add_arguments
 
+    for name, func in (("setup", cmd_setup), ("teardown", cmd_teardown)):
         command = sub.add_parser(name, help=COMMANDS[name], description=SETUP_HELP[name],
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
         add_arguments(command, name)

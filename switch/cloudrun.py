@@ -17,13 +17,12 @@ from __future__ import annotations
 
 import json
 import random
-import socket
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Callable
 
-from .errors import ConfigError, NotManaged, ReplicaFailed, ReplicaTimeout, UpstreamError
+from .errors import NotManaged, ReplicaFailed, ReplicaTimeout, UpstreamError
 
 MANAGED_LABEL = ("managed-by", "switch")
 # Our own annotation keys. Cloud Run reserves run.googleapis.com/,
@@ -35,7 +34,6 @@ ACTIVATED_AT = "switch/activated-at"
 INCIDENT = "switch/incident"
 INVOKER_ROLE = "roles/run.invoker"
 PUBLIC_MEMBER = "allUsers"
-RETRYABLE_STATUS = {429, 500, 502, 503, 504}
 
 
 def _now_rfc3339() -> str:
@@ -111,17 +109,6 @@ def _readiness(service: dict) -> tuple[bool | None, str]:
     return None, "no Ready condition yet"
 
 
-def google_error(exc) -> tuple[int, str, str]:
-    """(HTTP status, canonical status, message) of a googleapiclient HttpError."""
-    code = int(getattr(exc, "status_code", None) or exc.resp.status)
-    try:
-        error = json.loads(exc.content)["error"]
-        return code, error.get("status", ""), error.get("message", "") or str(exc.reason)
-    except (ValueError, KeyError, TypeError):
-        # An HTML 404 from Google's front end: wrong host or path.
-        return code, "", f"HTTP {code} {exc.resp.reason} from {exc.uri}"
-
-
 def service_body(settings, *, pinned: bool = False, incident: str | None = None) -> dict:
     """The Knative Service switch creates: the site's image, labelled as ours."""
     annotations = {
@@ -161,7 +148,7 @@ def service_body(settings, *, pinned: bool = False, incident: str | None = None)
 class CloudRunService:
     """One Cloud Run service, addressed as ``projects/P/locations/R/services/NAME``."""
 
-    def __init__(self, client, project: str, region: str, name: str, *, retries: int = 4,
+    def __init__(self, client, project: str, region: str, name: str, *, retries: int = 4, retry_base: float = 0.5,
                  sleep: Callable[[float], None] = time.sleep, clock: Callable[[], float] = time.monotonic):
         self._services = client.projects().locations().services()
         self._client = client
@@ -169,6 +156,7 @@ class CloudRunService:
         self.region = region
         self.name = name
         self.retries = retries
+        self.retry_base = retry_base
         self._sleep = sleep
         self._clock = clock
         self.last: Replica | None = None
@@ -179,7 +167,8 @@ class CloudRunService:
             from .transport import run_client
 
             client = run_client(settings)
-        return cls(client, settings.project, settings.region, settings.service, retries=settings.api_retries, **kw)
+        return cls(client, settings.project, settings.region, settings.service, retries=settings.api_retries,
+                   retry_base=settings.retry_base_seconds, **kw)
 
     @property
     def parent(self) -> str:
@@ -197,28 +186,12 @@ class CloudRunService:
     # -- calls --------------------------------------------------------------
 
     def _execute(self, request, what: str):
-        """Run one API call with googleapiclient's retries; failures become UpstreamError."""
-        from googleapiclient.errors import HttpError
+        from .transport import execute
 
-        try:
-            return request.execute(num_retries=self.retries)
-        except HttpError as exc:
-            code, status, message = google_error(exc)
-            raise UpstreamError(f"Cloud Run {what}: {message}", api="run", status_code=code,
-                                retryable=code in RETRYABLE_STATUS, google_status=status) from exc
-        except (socket.timeout, ConnectionError, OSError) as exc:
-            raise UpstreamError(f"Cloud Run {what}: {exc}", api="run", retryable=True) from exc
-        except Exception as exc:  # google.auth: no credentials, or a refresh that failed
-            from google.auth import exceptions as auth_errors
-
-            if isinstance(exc, auth_errors.DefaultCredentialsError):
-                raise ConfigError("GOOGLE_APPLICATION_CREDENTIALS",
-                                  "no Google credentials found; run on Google Cloud with a service account, "
-                                  "or run `gcloud auth application-default login`") from exc
-            if isinstance(exc, auth_errors.GoogleAuthError):
-                raise UpstreamError(f"Cloud Run {what}: Google credentials failed: {exc}", api="run",
-                                    retryable=True) from exc
-            raise
+        return execute(request, label="Cloud Run", api="run", what=what, retries=self.retries,
+                       base=self.retry_base, sleep=self._sleep,
+                       hint="the function's service account needs roles/run.admin and "
+                            "roles/iam.serviceAccountUser on the runtime service account")
 
     def get(self) -> Replica | None:
         """The service as it is now, or None when it does not exist."""

@@ -63,6 +63,7 @@ class Settings:
     # how to talk to APIs
     http_timeout_seconds: float = 30.0
     api_retries: int = 4
+    retry_base_seconds: float = 0.5
     # who may call the function
     basic_user: str | None = None
     basic_password: str | None = field(default=None, repr=False)
@@ -285,6 +286,7 @@ def from_env(environ: Mapping[str, str] | None = None) -> Settings:
         poll_interval_seconds=r.number("POLL_INTERVAL_SECONDS", 1.0, minimum=0.05, maximum=30),
         http_timeout_seconds=r.number("HTTP_TIMEOUT_SECONDS", 30.0, minimum=1, maximum=300),
         api_retries=r.integer("API_RETRIES", 4, maximum=10),
+        retry_base_seconds=r.number("RETRY_BASE_SECONDS", 0.5, maximum=10),
         basic_user=basic_user,
         basic_password=basic_password,
         token=token,

@@ -11,11 +11,12 @@ from .errors import UpstreamError
 
 
 class OpenAlerts:
-    def __init__(self, client, project: str, policy_display_name: str, *, retries: int = 4):
+    def __init__(self, client, project: str, policy_display_name: str, *, retries: int = 4, retry_base: float = 0.5):
         self._alerts = client.projects().alerts()
         self.project = project
         self.policy = policy_display_name
         self.retries = retries
+        self.retry_base = retry_base
 
     @classmethod
     def from_settings(cls, settings, client=None) -> "OpenAlerts":
@@ -23,12 +24,11 @@ class OpenAlerts:
             from .transport import monitoring_client
 
             client = monitoring_client(settings)
-        return cls(client, settings.project, settings.alert_policy, retries=settings.api_retries)
+        return cls(client, settings.project, settings.alert_policy, retries=settings.api_retries,
+                   retry_base=settings.retry_base_seconds)
 
     def _list(self, filter_: str | None) -> list[dict]:
-        from googleapiclient.errors import HttpError
-
-        from .cloudrun import google_error
+        from .transport import execute
 
         found, token = [], None
         for _ in range(20):  # at most 20 pages of 100: an open incident is near the top
@@ -37,14 +37,9 @@ class OpenAlerts:
                 kwargs["filter"] = filter_
             if token:
                 kwargs["pageToken"] = token
-            try:
-                page = self._alerts.list(**kwargs).execute(num_retries=self.retries)
-            except HttpError as exc:
-                code, status, message = google_error(exc)
-                raise UpstreamError(f"Cloud Monitoring alerts: {message}", api="monitoring", status_code=code,
-                                    retryable=code in (429, 500, 502, 503, 504)) from exc
-            except (OSError, ConnectionError) as exc:
-                raise UpstreamError(f"Cloud Monitoring alerts: {exc}", api="monitoring", retryable=True) from exc
+            page = execute(self._alerts.list(**kwargs), label="Cloud Monitoring", api="monitoring",
+                           what="alerts.list", retries=self.retries, base=self.retry_base,
+                           hint="the function's service account needs roles/monitoring.alertViewer")
             found.extend(page.get("alerts") or [])
             token = page.get("nextPageToken")
             if not token:

@@ -61,19 +61,16 @@ googleapiclient is imported lazily (the function never imports this module).
 from __future__ import annotations
 
 import base64
-import copy
 import hashlib
 import json
 import os
 import random
 import re
-import socket
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable, Iterable
 from urllib.parse import quote, urlsplit
 
-from .cloudrun import google_error
 from .config import Settings, is_loopback_url
 from .errors import ConfigError, NotManaged, SwitchError, UpstreamError
 
@@ -112,7 +109,6 @@ POLICY = "alert policy"
 JOB = "scheduler job"
 GRANT = "publisher grant"
 
-RETRYABLE_STATUS = {429, 500, 502, 503, 504}
 TOPIC_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9._~+%-]{2,254}$")
 TOPIC_PATH = re.compile(r"^projects/([^/]+)/topics/([^/]+)$")
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -603,31 +599,11 @@ class _Google:
         return self._client("cloudresourcemanager", "v1", endpoint).projects()
 
     def call(self, request, api: str, what: str):
-        """One API call with googleapiclient's retries; every failure becomes a SwitchError."""
-        from googleapiclient.errors import HttpError
+        """One API call with switch's retries; every failure becomes a SwitchError."""
+        from .transport import execute
 
-        label = API_NAMES[api]
-        try:
-            return request.execute(num_retries=self.settings.api_retries)
-        except HttpError as exc:
-            code, status, message = google_error(exc)
-            if code == 403:
-                message = f"{message} ({API_HINTS[api]})"
-            raise UpstreamError(f"{label} {what}: {message}", api=api, status_code=code,
-                                retryable=code in RETRYABLE_STATUS, google_status=status) from exc
-        except (socket.timeout, ConnectionError, OSError) as exc:
-            raise UpstreamError(f"{label} {what}: {exc}", api=api, retryable=True) from exc
-        except Exception as exc:  # google.auth: no credentials, or a refresh that failed
-            from google.auth import exceptions as auth_errors
-
-            if isinstance(exc, auth_errors.DefaultCredentialsError):
-                raise ConfigError("GOOGLE_APPLICATION_CREDENTIALS",
-                                  "no Google credentials found; run `gcloud auth application-default login` "
-                                  "or point GOOGLE_APPLICATION_CREDENTIALS at a service account key") from exc
-            if isinstance(exc, auth_errors.GoogleAuthError):
-                raise UpstreamError(f"{label} {what}: Google credentials failed: {exc}", api=api,
-                                    retryable=True) from exc
-            raise
+        return execute(request, label=API_NAMES[api], api=api, what=what, retries=self.settings.api_retries,
+                       base=self.settings.retry_base_seconds, hint=API_HINTS[api])
 
     def list_all(self, collection, key: str, api: str, what: str, **params) -> list[dict]:
         items: list[dict] = []

@@ -18,14 +18,18 @@ why the contract is pinned down by tests.
 
 from __future__ import annotations
 
+import json
+import random
 import socket
 import threading
+import time
 from typing import Callable
 
 import httplib2
 import requests
 
 from .config import Settings, is_loopback_url
+from .errors import ConfigError, UpstreamError
 
 SCOPES = ("https://www.googleapis.com/auth/cloud-platform",)
 
@@ -136,3 +140,69 @@ def run_client(settings: Settings):
 
 def monitoring_client(settings: Settings):
     return client("monitoring", "v3", settings.monitoring_endpoint, settings.http_timeout_seconds)
+
+
+RETRYABLE_STATUS = frozenset({429, 500, 502, 503, 504})
+RATE_LIMIT_REASONS = (b"rateLimitExceeded", b"userRateLimitExceeded")
+RETRY_AFTER_CAP = 10.0
+
+
+def google_error(exc) -> tuple[int, str, str]:
+    """(HTTP status, canonical status, message) of a googleapiclient HttpError."""
+    code = int(getattr(exc, "status_code", None) or exc.resp.status)
+    try:
+        error = json.loads(exc.content)["error"]
+        return code, error.get("status", ""), error.get("message", "") or str(exc.reason)
+    except (ValueError, KeyError, TypeError):
+        # An HTML 404 from Google's front end: wrong host or path.
+        return code, "", f"HTTP {code} {exc.resp.reason} from {exc.uri}"
+
+
+def backoff(attempt: int, base: float, cap: float = 8.0) -> float:
+    """Exponential backoff with jitter: about base, 2*base, 4*base ... never more than cap."""
+    return min(cap, base * 2 ** attempt) * random.uniform(0.5, 1.0)
+
+
+def execute(request, *, label: str, api: str, what: str, retries: int, base: float = 0.5,
+            sleep: Callable[[float], None] = time.sleep, hint: str = ""):
+    """Run one Google API call, retrying what may succeed next time; failures become UpstreamError.
+
+    Our own loop rather than ``execute(num_retries=...)``: googleapiclient sleeps
+    up to 2**n seconds (1, 2, 4, 8 ...) and ignores Retry-After; on the day of
+    an outage the first retry should come within a second.
+    Retried: 429, 5xx, 403 rateLimitExceeded, timeouts and dropped connections.
+    A retried POST may have succeeded the first time: callers of create handle 409.
+    """
+    from google.auth import exceptions as auth_errors
+    from googleapiclient.errors import HttpError
+
+    for attempt in range(retries + 1):
+        delay = None
+        try:
+            return request.execute(num_retries=0)
+        except HttpError as exc:
+            code, status, message = google_error(exc)
+            retryable = code in RETRYABLE_STATUS or (code == 403 and any(r in (exc.content or b"")
+                                                                        for r in RATE_LIMIT_REASONS))
+            if not retryable or attempt == retries:
+                if code == 403 and hint:
+                    message = f"{message} ({hint})"
+                raise UpstreamError(f"{label} {what}: {message}", api=api, status_code=code,
+                                    retryable=retryable, google_status=status) from exc
+            try:
+                delay = min(float(exc.resp.get("retry-after", "")), RETRY_AFTER_CAP)
+            except (TypeError, ValueError):
+                delay = None
+        except (socket.timeout, ConnectionError, OSError) as exc:
+            if attempt == retries:
+                raise UpstreamError(f"{label} {what}: {exc}", api=api, retryable=True) from exc
+        except auth_errors.DefaultCredentialsError as exc:
+            raise ConfigError("GOOGLE_APPLICATION_CREDENTIALS",
+                              "no Google credentials found; on Google Cloud give the function a service account, "
+                              "elsewhere run `gcloud auth application-default login` or point "
+                              "GOOGLE_APPLICATION_CREDENTIALS at a key file") from exc
+        except auth_errors.GoogleAuthError as exc:
+            raise UpstreamError(f"{label} {what}: Google credentials failed: {exc}", api=api,
+                                retryable=True) from exc
+        sleep(delay if delay is not None else backoff(attempt, base))
+    raise AssertionError("unreachable")  # pragma: no cover

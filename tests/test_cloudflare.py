@@ -10,7 +10,7 @@ import responses
 
 from switch.config import Settings
 from switch.errors import UpstreamError
-from switch.traffic import TrafficState, router_for
+from switch.traffic import router_for
 from switch.traffic.cloudflare import CloudflareRouter
 
 TOKEN = "cf-Secret-Token-0123456789abcdef"

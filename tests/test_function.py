@@ -3,7 +3,6 @@ Google's API intercepted by ``responses`` through switch's transport."""
 
 from __future__ import annotations
 
-import copy
 import json
 import time
 

@@ -71,6 +71,8 @@ class Emulator:
         self.faults = Faults()
         self.latency = 0.0
         self._records: list[Record] = []
+        # host -> home origin URL the edge forwards to when no redirect matches
+        self.origins: dict[str, str] = {}
 
     # -- lifecycle ---------------------------------------------------------
 
@@ -133,6 +135,11 @@ class Emulator:
     def clear_faults(self) -> None:
         with self._lock:
             self.faults.clear()
+
+    def set_origin(self, host: str, url: str) -> None:
+        """Let the edge forward visitors of ``host`` to ``url`` (the home site) when no rule redirects them."""
+        with self._lock:
+            self.origins[host] = url
 
     def set_latency(self, ms: float) -> None:
         self.latency = ms / 1000
@@ -302,7 +309,9 @@ class Emulator:
             return Response("usage: /_edge/{host}/{path}\n", status=400, content_type="text/plain")
         rulesets = list(self.cloudflare.rulesets.values())
         query = request.query_string.decode("latin-1")
-        return edge.visit(rulesets, parts[1], "/" + (parts[2] if len(parts) > 2 else ""), query)
+        origin_url = self.origins.get(parts[1])
+        origin = None if origin_url is None else (lambda host, p, q: edge.proxy(origin_url, p, q))
+        return edge.visit(rulesets, parts[1], "/" + (parts[2] if len(parts) > 2 else ""), query, origin)
 
     # -- control -----------------------------------------------------------------
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import email.utils
 import logging
-import random
 import re
 import time
 from urllib.parse import quote, urlsplit
@@ -135,12 +134,13 @@ class CloudflareRouter:
             health_path=settings.health_path,
             timeout=settings.http_timeout_seconds,
             retries=settings.api_retries,
+            retry_base=settings.retry_base_seconds,
             session=session,
         )
 
     def __init__(self, *, token: str, zone_id: str, host: str, endpoint: str,
                  health_path: str | None = "/healthz", timeout: float = 30.0, retries: int = 4,
-                 session: requests.Session | None = None, sleep=time.sleep):
+                 retry_base: float = BACKOFF_BASE, session: requests.Session | None = None, sleep=time.sleep):
         for label, value in (("token", token), ("zone_id", zone_id), ("host", host), ("endpoint", endpoint)):
             if not value:
                 raise ValueError(f"CloudflareRouter needs a {label}")
@@ -153,6 +153,7 @@ class CloudflareRouter:
         self.health_path = health_path or None
         self.timeout = timeout
         self.retries = retries
+        self.retry_base = retry_base
         self.session = session or requests.Session()
         self._sleep = sleep
 
@@ -345,8 +346,9 @@ class CloudflareRouter:
 
     def _backoff(self, attempt: int) -> float:
         """Exponential backoff with jitter: 0.5, 1, 2, 4 … s (capped), each scaled by 0.5–1."""
-        delay = min(BACKOFF_CAP, BACKOFF_BASE * 2 ** (attempt - 1))
-        return delay * (0.5 + random.random() / 2)
+        from ..transport import backoff
+
+        return backoff(attempt - 1, self.retry_base, BACKOFF_CAP)
 
     def _error(self, response, envelope, doing: str, retryable: bool, attempts: int | None) -> UpstreamError:
         status = response.status_code
