@@ -1,23 +1,48 @@
 """From a notification to a desired state: the rules every way in shares.
 
 The webhook body and the Pub/Sub message carry the same notification; both
-end here and call the same converge code.
+end here and call the same converge code. Notifications can arrive twice,
+late, or out of order (webhook retries, Pub/Sub redelivery), so:
+
+1. Duplicates are harmless: converging twice on the same state changes nothing.
+2. An event older than SWITCH_MAX_EVENT_AGE_SECONDS (its start for an open,
+   its end for a close) is acknowledged and ignored; reconcile, which looks at
+   what is true now, decides instead.
+3. An open notification only sends visitors to a new replica if the home site
+   fails its probe too, unless SWITCH_TRUST_ALERTS is set. This covers an open
+   redelivered after its close, and a close that overtook its open.
+4. A close only fails back when the failback guards allow it: not a
+   policy-cancel close, not pinned, active long enough, home healthy.
 """
 
 from __future__ import annotations
 
+import time
+
 from . import alert, logs
 
 
-def handle_incident(switch, incident: alert.Incident, *, trigger: str) -> dict:
+def _ignored(switch, incident: alert.Incident, trigger: str, reason: str, outcome: str) -> dict:
+    logs.info(f"{trigger}: {reason}", incident=incident.id, trigger=trigger, action="none", outcome=outcome)
+    return {"action": "none", "state": None, "changed": False, "service": switch.settings.service,
+            "reason": reason, "incident": incident.id, "trigger": trigger, "steps": []}
+
+
+def handle_incident(switch, incident: alert.Incident, *, trigger: str, now: float | None = None) -> dict:
     if incident.is_test:
-        logs.info("test notification acknowledged; nothing done", incident=incident.id, trigger=trigger,
-                  action="none", outcome="test")
-        return {"action": "none", "state": None, "changed": False, "service": switch.settings.service,
-                "reason": "test notification from the Cloud Monitoring console; nothing done",
-                "incident": incident.id, "trigger": trigger, "steps": []}
+        return _ignored(switch, incident, trigger, "test notification from the Cloud Monitoring console; nothing done",
+                        "test")
+    now = time.time() if now is None else now
+    bound = switch.settings.max_event_age_seconds
+    when = incident.event_time
+    if when is not None and now - when > bound:
+        return _ignored(switch, incident, trigger,
+                        f"the incident was {incident.state} {int(now - when)} s ago, longer than "
+                        f"SWITCH_MAX_EVENT_AGE_SECONDS={bound}; a late redelivery is not acted on "
+                        f"(POST /reconcile converges on what is true now)", "stale")
     if incident.state == alert.OPEN:
-        return switch.failover(incident=incident, trigger=trigger).to_dict()
+        return switch.failover(incident=incident, trigger=trigger,
+                               check_home=not switch.settings.trust_alerts).to_dict()
     return switch.failback(incident=incident, automatic=True, trigger=trigger).to_dict()
 
 

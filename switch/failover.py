@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import threading
 import time
+from concurrent.futures import Future
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from typing import Callable
@@ -180,18 +181,37 @@ class Switch:
     # -- failover ---------------------------------------------------------
 
     def failover(self, *, pinned: bool = False, incident: Incident | None = None, trigger: str = "manual",
-                 on_progress: Callable[[str], None] | None = None) -> Report:
-        """Converge on ``active``: a ready, public, managed replica with traffic on it."""
+                 check_home: bool = False, on_progress: Callable[[str], None] | None = None) -> Report:
+        """Converge on ``active``: a ready, public, managed replica with traffic on it.
+
+        With ``check_home`` (an alert, unless SWITCH_TRUST_ALERTS), a new replica
+        only gets traffic if the home site fails its probe. The probe runs while
+        Cloud Run starts the container, so a real outage waits for nothing; a
+        late or spurious alert while home is healthy ends with the replica
+        removed again and no visitor sent anywhere.
+        """
         steps = _Steps(self._clock)
         replica = self._get_managed(steps)
-        replica = self._activate(steps, replica, pinned=pinned, incident=incident, verify=False,
-                                 on_progress=on_progress)
-        return self._report(steps, "failover", ACTIVE, replica, trigger=trigger,
-                            incident=incident.id if incident else None,
+        home = None
+        if check_home and replica is None and self.settings.probe_url:
+            home = _background(self._probe, self.settings.probe_url, count=self.settings.probe_count,
+                               interval=self.settings.probe_interval_seconds,
+                               timeout=self.settings.probe_timeout_seconds)
+        incident_id = incident.id if incident else None
+        try:
+            replica = self._activate(steps, replica, pinned=pinned, incident=incident, verify=False,
+                                     on_progress=on_progress, home=home)
+        except _HomeIsUp as up:
+            self._deactivate(steps, up.replica)
+            return self._report(steps, "none", STANDBY, None, trigger=trigger, incident=incident_id,
+                                reason=f"the home site answers its health check ({up.result.summary}), so the alert "
+                                       f"is late or partial; the replica was not given traffic and was removed "
+                                       f"(set SWITCH_TRUST_ALERTS=true to fail over regardless)")
+        return self._report(steps, "failover", ACTIVE, replica, trigger=trigger, incident=incident_id,
                             reason=None if steps.changed else "the replica is already in place")
 
     def _activate(self, steps: _Steps, replica: Replica | None, *, pinned: bool, incident: Incident | None,
-                  verify: bool, on_progress: Callable[[str], None] | None = None) -> Replica:
+                  verify: bool, on_progress: Callable[[str], None] | None = None, home=None) -> Replica:
         """create → ready → public → traffic, each only when missing."""
         if replica is None:
             with steps.step("create") as s:
@@ -218,6 +238,13 @@ class Switch:
                 s.changed = True
                 s.detail = replica.url or ""
 
+        if home is not None:
+            with steps.step("probe") as s:
+                result = home.result()
+                s.detail = result.summary
+            if result.healthy:
+                raise _HomeIsUp(replica, result)
+
         if verify or not self._memo(self._public_seen, replica.uid):
             with steps.step("public") as s:
                 s.changed = self.run.make_public()
@@ -231,6 +258,17 @@ class Switch:
         with steps.step("traffic") as s:
             s.changed = self.router.send_to(target)
             s.detail = f"{self.router.name} → {target}" if self.router.name != "none" else "no router configured"
+        if steps.steps[-1].changed:
+            # A failback running at the same time may have deleted the replica
+            # between our readiness check and the redirect: look once more.
+            with steps.step("verify") as s:
+                still = self.run.get()
+                s.detail = "replica still in place"
+            if still is None or still.uid != replica.uid:
+                self.router.restore()
+                raise UpstreamError(f"the replica {replica.name!r} was deleted while traffic was being switched "
+                                    f"(a concurrent failback); traffic was sent home again", api="run",
+                                    retryable=True)
         return replica
 
     # -- failback ---------------------------------------------------------
@@ -297,6 +335,12 @@ class Switch:
                 s.changed = self.run.delete(replica)
                 s.detail = replica.name
             self._memo(self._public_seen, replica.uid, add=False)
+            if self.router.name != "none" and self.router.current().enabled:
+                # A failover running at the same time switched traffic on after
+                # our first restore; the replica is gone now, so switch it off again.
+                with steps.step("traffic") as s:
+                    s.changed = self.router.restore()
+                    s.detail = f"{self.router.name}: redirect off again (a concurrent failover had switched it on)"
 
     # -- reconcile --------------------------------------------------------
 
@@ -375,6 +419,27 @@ class Switch:
         if self.alerts is not None:
             answer["alert_open"] = self.alerts.any_open()
         return answer
+
+
+class _HomeIsUp(Exception):
+    def __init__(self, replica: Replica, result: ProbeResult):
+        super().__init__(result.summary)
+        self.replica = replica
+        self.result = result
+
+
+def _background(function, *args, **kwargs) -> Future:
+    """Run ``function`` on its own thread; the Future carries its result."""
+    future: Future = Future()
+
+    def run():
+        try:
+            future.set_result(function(*args, **kwargs))
+        except BaseException as exc:  # handed to whoever waits on the future
+            future.set_exception(exc)
+
+    threading.Thread(target=run, daemon=True, name="switch-home-probe").start()
+    return future
 
 
 def decide(incident: Incident) -> str:

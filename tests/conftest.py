@@ -156,3 +156,14 @@ def api_calls(mock, method: str | None = None, contains: str = "") -> list:
 
 def writes(mock) -> list:
     return [c for c in mock.calls if c.request.method in ("POST", "PUT", "PATCH", "DELETE")]
+
+
+def notification(state: str = "open", **incident) -> dict:
+    """The sample notification for ``state``, its times moved to just now (samples are dated)."""
+    payload = fixture_json(f"incident-{state}.json")
+    now = int(__import__("time").time())
+    payload["incident"]["started_at"] = now - 600
+    if state == "closed":
+        payload["incident"]["ended_at"] = now - 5
+    payload["incident"].update(incident)
+    return payload

@@ -39,13 +39,21 @@ def world():
 
 @pytest.fixture
 def emulator(world):
+    """A clean standby with the home site dark, as during an outage."""
     emulator, home, function = world
     emulator.clear_faults()
     function.call("POST", "/failback", {"force": True})
     time.sleep(0.35)  # let the emulated background deletion finish
+    home.go_down()
     emulator.clear_requests()
     yield emulator
     emulator.clear_faults()
+    home.come_back()
+
+
+@pytest.fixture
+def home(world):
+    return world[1]
 
 
 @pytest.fixture
@@ -100,8 +108,9 @@ def test_ten_concurrent_opens_end_with_exactly_one_replica(emulator, function):
     assert all(a.json()["state"] == "active" for a in answers)
 
 
-def test_close_removes_the_replica_and_the_redirect(emulator, function):
+def test_close_removes_the_replica_and_the_redirect(emulator, function, home):
     function.call("POST", "/", alert("open"))
+    home.come_back()
 
     answer = function.call("POST", "/", alert("closed"))
 

@@ -10,7 +10,7 @@ import pytest
 import requests
 import responses
 
-from tests.conftest import (BEARER, IMAGE, PROJECT, RUN_ROOT, SERVICE, SERVICE_URL, TOKEN, api_calls,
+from tests.conftest import (notification, BEARER, IMAGE, PROJECT, RUN_ROOT, SERVICE, SERVICE_URL, TOKEN, api_calls,
                             basic_header, fixture_json, google_error, run_service, writes)
 
 NOT_FOUND = google_error(404, "NOT_FOUND", f"Resource '{SERVICE}' of kind 'SERVICE' does not exist.")
@@ -19,11 +19,11 @@ IAM_SET = f"{SERVICE_URL}:setIamPolicy"
 
 
 def open_alert() -> dict:
-    return fixture_json("incident-open.json")
+    return notification("open")
 
 
 def closed_alert() -> dict:
-    return fixture_json("incident-closed.json")
+    return notification("closed")
 
 
 def sent_json(call) -> dict:

@@ -9,7 +9,7 @@ import time
 import pytest
 import responses
 
-from tests.conftest import (BEARER, PROJECT, REGION, RUN_ROOT, SERVICE_URL, api_calls, fixture_json,
+from tests.conftest import (notification, BEARER, PROJECT, REGION, RUN_ROOT, SERVICE_URL, api_calls,
                             google_error, run_service, writes)
 
 ZONE = "0123456789abcdef0123456789abcdef"
@@ -92,13 +92,14 @@ def test_redirect_is_enabled_only_after_the_replica_is_ready_and_public(client, 
     google.add(responses.GET, ENTRYPOINT, json=ruleset(FOREIGN))
     google.add(responses.POST, RULES, json=ruleset(FOREIGN, our_rule()))
 
-    answer = client.post("/", json=fixture_json("incident-open.json"), headers=BEARER)
+    answer = client.post("/", json=notification("open"), headers=BEARER)
 
     assert answer.status_code == 200
     assert order(google) == ["create", "public", "redirect on"]
-    last_ready_poll = max(i for i, c in enumerate(google.calls) if c.request.url.startswith(SERVICE_URL + "?"))
     first_cloudflare = min(i for i, c in enumerate(google.calls) if "cloudflare" in c.request.url)
-    assert last_ready_poll < first_cloudflare
+    gets_before = [c for c in list(google.calls)[:first_cloudflare] if c.request.url.startswith(SERVICE_URL + "?")]
+    assert len(gets_before) == 3  # the first look and both readiness polls, the last one Ready
+    assert '"status": "True"' in gets_before[-1].response.text.replace('"status":"True"', '"status": "True"')
     sent = json.loads(api_calls(google, "POST", "cloudflare")[0].request.body)
     assert sent["action_parameters"]["from_value"]["status_code"] == 302
     assert REPLICA_URL in sent["action_parameters"]["from_value"]["target_url"]["expression"]
@@ -110,7 +111,7 @@ def test_a_failed_replica_never_gets_traffic(client, google, cloudflare):
     google.add(responses.POST, RUN_ROOT, json=run_service(ready="Unknown"))
     google.add(responses.GET, SERVICE_URL, json=run_service(ready="False", message="Image not found"))
 
-    assert client.post("/", json=fixture_json("incident-open.json"), headers=BEARER).status_code == 502
+    assert client.post("/", json=notification("open"), headers=BEARER).status_code == 502
     assert api_calls(google, None, "cloudflare") == []
 
 
@@ -119,8 +120,9 @@ def test_redirect_is_disabled_before_the_replica_is_deleted(client, google, clou
     google.add(responses.GET, ENTRYPOINT, json=ruleset(FOREIGN, our_rule()))
     google.add(responses.PATCH, f"{RULES}/{'a' * 32}", json=ruleset(FOREIGN, our_rule(enabled=False)))
     google.add(responses.DELETE, SERVICE_URL, json={"status": "Success"})
+    google.add(responses.GET, ENTRYPOINT, json=ruleset(FOREIGN, our_rule(enabled=False)))
 
-    answer = client.post("/", json=fixture_json("incident-closed.json"), headers=BEARER)
+    answer = client.post("/", json=notification("closed"), headers=BEARER)
 
     assert answer.status_code == 200
     assert order(google) == ["redirect off", "delete"]
@@ -133,7 +135,7 @@ def test_if_the_redirect_cannot_be_switched_off_the_replica_is_kept(client, goog
     for _ in range(6):
         google.add(responses.GET, ENTRYPOINT, status=503, json=envelope(None, False, [{"code": 1, "message": "down"}]))
 
-    answer = client.post("/", json=fixture_json("incident-closed.json"), headers=BEARER)
+    answer = client.post("/", json=notification("closed"), headers=BEARER)
 
     assert answer.status_code == 502
     assert api_calls(google, "DELETE") == []
@@ -162,7 +164,7 @@ def test_the_redirect_points_at_the_failover_domain_once_its_certificate_is_prov
     google.add(responses.GET, ENTRYPOINT, json=ruleset())
     google.add(responses.POST, RULES, json=ruleset(our_rule("https://failover.example.org")))
 
-    client.post("/", json=fixture_json("incident-open.json"), headers=BEARER)
+    client.post("/", json=notification("open"), headers=BEARER)
 
     sent = json.loads(api_calls(google, "POST", "cloudflare")[0].request.body)
     assert 'concat("https://failover.example.org", http.request.uri.path)' == \
@@ -178,7 +180,7 @@ def test_without_a_certificate_the_run_app_url_is_used_and_the_mapping_is_create
     google.add(responses.GET, ENTRYPOINT, json=ruleset())
     google.add(responses.POST, RULES, json=ruleset(our_rule()))
 
-    body = client.post("/", json=fixture_json("incident-open.json"), headers=BEARER).get_json()
+    body = client.post("/", json=notification("open"), headers=BEARER).get_json()
 
     created = json.loads(api_calls(google, "POST", "domainmappings")[0].request.body)
     assert created["spec"] == {"routeName": "site-replica", "certificateMode": "AUTOMATIC"}
@@ -216,7 +218,7 @@ def test_a_mapping_that_routes_elsewhere_is_not_touched(client, google, cloudfla
     google.add(responses.GET, f"{SERVICE_URL}:getIamPolicy", json=PUBLIC)
     google.add(responses.GET, f"{MAPPINGS}/failover.example.org", json=mapping(route="someone-elses"))
 
-    answer = client.post("/", json=fixture_json("incident-open.json"), headers=BEARER)
+    answer = client.post("/", json=notification("open"), headers=BEARER)
 
     assert answer.status_code == 409
     assert writes(google) == []
@@ -232,6 +234,7 @@ def policy(env):
 
 def test_reconcile_fails_over_when_an_alert_is_open_but_no_replica_exists(client, google, cloudflare, policy):
     google.add(responses.GET, SERVICE_URL, status=404, json=NOT_FOUND)
+    google.add(responses.GET, SERVICE_URL, json=run_service())  # the check after the redirect
     google.add(responses.GET, ALERTS, json=alerts("OPEN"))
     google.add(responses.POST, RUN_ROOT, json=run_service())
     google.add(responses.GET, f"{SERVICE_URL}:getIamPolicy", json={"etag": "e"})
@@ -255,6 +258,7 @@ def test_reconcile_fails_back_when_the_closing_notification_was_lost(client, goo
     google.add(responses.GET, ENTRYPOINT, json=ruleset(our_rule()))
     google.add(responses.PATCH, f"{RULES}/{'a' * 32}", json=ruleset(our_rule(enabled=False)))
     google.add(responses.DELETE, SERVICE_URL, json={"status": "Success"})
+    google.add(responses.GET, ENTRYPOINT, json=ruleset(our_rule(enabled=False)))
 
     body = client.post("/reconcile", headers=BEARER).get_json()
 
