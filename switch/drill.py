@@ -266,6 +266,10 @@ def run_local(args, out=None) -> int:
         # From the alert leaving here to the replica being ready: the whole answer time
         # minus the steps that came after readiness.
         ready_s = failover_s - sum(steps[s]["ms"] for s in ("public", "domain", "traffic") if s in steps) / 1000
+        probe = steps.get("probe", {})
+        t.check(bool(probe) and "not healthy" in probe.get("detail", ""),
+                f"{'the function probed home too: down':<45} {probe.get('ms', 0):>6} ms  {probe.get('detail', '')}",
+                "the function did not probe home before sending traffic away")
         for name, text in (("create", "replica created"), ("ready", "replica ready"),
                            ("public", "replica public (allUsers may invoke it)"),
                            ("traffic", "traffic switched: Cloudflare redirect enabled")):
