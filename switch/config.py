@@ -60,6 +60,7 @@ class Settings:
     min_active_seconds: int = 300
     ready_timeout_seconds: float = 300.0
     poll_interval_seconds: float = 1.0
+    public_timeout_seconds: float = 120.0
     # how to talk to APIs
     http_timeout_seconds: float = 30.0
     api_retries: int = 4
@@ -284,6 +285,7 @@ def from_env(environ: Mapping[str, str] | None = None) -> Settings:
         min_active_seconds=r.integer("MIN_ACTIVE_SECONDS", 300),
         ready_timeout_seconds=r.number("READY_TIMEOUT_SECONDS", 300.0, minimum=1, maximum=3600),
         poll_interval_seconds=r.number("POLL_INTERVAL_SECONDS", 1.0, minimum=0.05, maximum=30),
+        public_timeout_seconds=r.number("PUBLIC_TIMEOUT_SECONDS", 120.0, maximum=600),
         http_timeout_seconds=r.number("HTTP_TIMEOUT_SECONDS", 30.0, minimum=1, maximum=300),
         api_retries=r.integer("API_RETRIES", 4, maximum=10),
         retry_base_seconds=r.number("RETRY_BASE_SECONDS", 0.5, maximum=10),

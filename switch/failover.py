@@ -31,7 +31,7 @@ from . import logs
 from .alert import Incident
 from .cloudrun import ACTIVATED_AT, PINNED, CloudRunService, DomainMappings, Replica, service_body
 from .errors import NotManaged, SwitchError, UpstreamError
-from .probe import ProbeResult, probe as probe_home
+from .probe import ProbeResult, answers_publicly, probe as probe_home
 
 ACTIVE = "active"
 STANDBY = "standby"
@@ -249,6 +249,8 @@ class Switch:
             with steps.step("public") as s:
                 s.changed = self.run.make_public()
                 s.detail = "allUsers granted roles/run.invoker" if s.changed else "already public"
+            if s.changed and replica.url:
+                self._wait_reachable(steps, replica.url)
             self._memo(self._public_seen, replica.uid, add=True)
 
         target = self._domain_target(steps, verify) or replica.url
@@ -270,6 +272,28 @@ class Switch:
                                     f"(a concurrent failback); traffic was sent home again", api="run",
                                     retryable=True)
         return replica
+
+    def _wait_reachable(self, steps: _Steps, url: str) -> None:
+        """After granting allUsers, wait until Google's front end lets visitors in.
+
+        IAM changes take a minute or two to propagate; until then visitors would
+        get Google's 403 instead of the site. If the grant is still not visible
+        after SWITCH_PUBLIC_TIMEOUT_SECONDS, traffic is switched anyway: home is
+        down, and the replica will open up on its own.
+        """
+        deadline = self._clock() + self.settings.public_timeout_seconds
+        delay = min(0.25, self.settings.poll_interval_seconds)
+        with steps.step("reachable") as s:
+            while True:
+                ok, answer = answers_publicly(url, timeout=self.settings.probe_timeout_seconds)
+                s.detail = f"the replica answers visitors ({answer})" if ok else f"still {answer}"
+                if ok or self._clock() + delay > deadline:
+                    break
+                time.sleep(delay)
+                delay = min(delay * 1.6, self.settings.poll_interval_seconds)
+            if not ok:
+                s.detail = (f"still {answer} after {self.settings.public_timeout_seconds:g} s; switching traffic "
+                            f"anyway, the grant will reach Google's front end shortly")
 
     # -- failback ---------------------------------------------------------
 

@@ -54,3 +54,20 @@ def probe(url: str, *, count: int = 3, interval: float = 2.0, timeout: float = 5
     finally:
         if session is None:
             http.close()
+
+
+# Google's front end answers this page while allUsers is not yet allowed to
+# invoke the service; IAM changes take about a minute or two to reach it.
+IAM_DENIED = b"does not have permission"
+
+
+def answers_publicly(url: str, *, timeout: float = 5.0, session: requests.Session | None = None) -> tuple[bool, str]:
+    """Does the replica answer an anonymous visitor (anything but Google's IAM 403)?"""
+    http = session or requests
+    try:
+        answer = http.get(url.rstrip("/") + "/", timeout=timeout, allow_redirects=False,
+                          headers={"User-Agent": "switch-replica-check"})
+    except requests.exceptions.RequestException as exc:
+        return False, type(exc).__name__
+    denied = answer.status_code == 403 and IAM_DENIED in answer.content[:4096]
+    return not denied, f"{answer.status_code}{' (IAM not yet propagated)' if denied else ''}"

@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -90,6 +91,8 @@ def google(monkeypatch, no_sleep):
     monkeypatch.setattr(transport, "credentials_for", lambda endpoint: AnonymousCredentials())
     transport._clients.clear()
     with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+        # Visitors reach a public replica (Cloud Run's URLs); tests that care register their own answer first.
+        mock.add(responses.GET, re.compile(r"https://[a-z0-9.-]+\.run\.app/"), body="the site, served from Cloud Run")
         yield mock
     transport._clients.clear()
 

@@ -51,7 +51,7 @@ def test_open_notification_creates_the_replica_with_the_expected_body(client, go
     body = answer.get_json()
     assert body["action"] == "failover" and body["state"] == "active" and body["changed"] is True
     assert body["url"] == "https://site-replica-q2w3e4r5ta-ew.a.run.app"
-    assert [s["step"] for s in body["steps"]] == ["get", "create", "ready", "public", "traffic"]
+    assert [s["step"] for s in body["steps"]] == ["get", "create", "ready", "public", "reachable", "traffic"]
     assert all(isinstance(s["ms"], int) for s in body["steps"])
 
     [create] = api_calls(google, "POST", "/services?")
@@ -148,7 +148,7 @@ def test_a_replica_that_exists_but_is_not_ready_or_public_is_finished(client, go
 
     body = client.post("/", json=open_alert(), headers=BEARER).get_json()
 
-    assert [s["step"] for s in body["steps"]] == ["get", "ready", "public", "traffic"]
+    assert [s["step"] for s in body["steps"]] == ["get", "ready", "public", "reachable", "traffic"]
     assert api_calls(google, "POST", "/services?") == []
     assert len(api_calls(google, "GET", f"{SERVICE}?")) == 3
 

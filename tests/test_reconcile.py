@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import re
 import time
 
 import pytest
@@ -378,3 +379,45 @@ def test_reconcile_falls_back_to_client_side_filtering_when_the_filter_is_refuse
 
     assert body["action"] == "none" and body["state"] == "standby"
     assert writes(google) == []
+
+
+def test_traffic_waits_until_visitors_get_past_googles_iam_403(client, google, cloudflare):
+    denied = ("<html><title>403 Forbidden</title><h1>Error: Forbidden</h1><h2>Your client does not have permission "
+              "to get URL <code>/</code> from this server.</h2></html>")
+    google.add(responses.GET, SERVICE_URL, status=404, json=NOT_FOUND)
+    google.add(responses.GET, SERVICE_URL, json=run_service())
+    google.add(responses.POST, RUN_ROOT, json=run_service())
+    google.add(responses.GET, f"{SERVICE_URL}:getIamPolicy", json={"etag": "e"})
+    google.add(responses.POST, f"{SERVICE_URL}:setIamPolicy", json=PUBLIC)
+    google.replace(responses.GET, re.compile(r"https://[a-z0-9.-]+\.run\.app/"), status=403, body=denied)
+    google.add(responses.GET, f"{REPLICA_URL}/", status=403, body=denied)
+    google.add(responses.GET, f"{REPLICA_URL}/", status=200, body="the site")
+    google.add(responses.GET, ENTRYPOINT, json=ruleset())
+    google.add(responses.POST, RULES, json=ruleset(our_rule()))
+
+    body = client.post("/", json=notification("open"), headers=BEARER).get_json()
+
+    steps = {s["step"]: s for s in body["steps"]}
+    assert steps["reachable"]["detail"] == "the replica answers visitors (200)"
+    visits = [i for i, c in enumerate(google.calls) if c.request.url.startswith(REPLICA_URL)]
+    first_cloudflare = min(i for i, c in enumerate(google.calls) if "cloudflare" in c.request.url)
+    assert len(visits) >= 2 and max(visits) < first_cloudflare
+
+
+def test_traffic_is_switched_anyway_when_the_grant_is_slow_to_propagate(client, google, cloudflare, env):
+    env(PUBLIC_TIMEOUT_SECONDS="0.2")
+    google.add(responses.GET, SERVICE_URL, status=404, json=NOT_FOUND)
+    google.add(responses.GET, SERVICE_URL, json=run_service())
+    google.add(responses.POST, RUN_ROOT, json=run_service())
+    google.add(responses.GET, f"{SERVICE_URL}:getIamPolicy", json={"etag": "e"})
+    google.add(responses.POST, f"{SERVICE_URL}:setIamPolicy", json=PUBLIC)
+    google.replace(responses.GET, re.compile(r"https://[a-z0-9.-]+\.run\.app/"), status=403,
+                   body="Your client does not have permission to get URL")
+    google.add(responses.GET, ENTRYPOINT, json=ruleset())
+    google.add(responses.POST, RULES, json=ruleset(our_rule()))
+
+    body = client.post("/", json=notification("open"), headers=BEARER).get_json()
+
+    assert body["action"] == "failover"
+    assert "switching traffic anyway" in {s["step"]: s for s in body["steps"]}["reachable"]["detail"]
+    assert api_calls(google, "POST", "cloudflare")
