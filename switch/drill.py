@@ -272,8 +272,9 @@ def run_local(args, out=None) -> int:
                 "the function did not probe home before sending traffic away")
         for name, text in (("create", "replica created"), ("ready", "replica ready"),
                            ("public", "replica public (allUsers may invoke it)"),
+                           ("reachable", "an anonymous visitor gets through"),
                            ("traffic", "traffic switched: Cloudflare redirect enabled")):
-            t.check(name in steps and steps[name]["changed"],
+            t.check(name in steps and (steps[name]["changed"] or name == "reachable"),
                     f"{text:<45} {steps.get(name, {}).get('ms', 0):>6} ms  {steps.get(name, {}).get('detail', '')}",
                     f"{text}: the function reports no such step")
         replica_url = answer.json().get("url")
