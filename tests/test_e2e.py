@@ -172,3 +172,11 @@ def test_the_function_refuses_a_stranger_over_the_wire(emulator, function):
 
     assert answer.status_code == 401 and answer.headers["WWW-Authenticate"] == 'Basic realm="switch"'
     assert emulator.calls() == []
+
+
+def test_status_without_credentials_answers_401_and_with_them_the_state(emulator, function):
+    stranger = requests.get(f"{function.url}/status", timeout=5)
+    operator = function.call("GET", "/status")
+
+    assert stranger.status_code == 401 and stranger.json()["error"]["code"] == "unauthorized"
+    assert operator.status_code == 200 and operator.json()["state"] == "standby"
