@@ -28,8 +28,11 @@ from .domains import DomainMappingsApi
 from .faults import Faults
 from .google import html_not_found
 from .monitoring import MonitoringApi
+from .pubsub import PubSubApi
+from .resourcemanager import ResourceManagerApi
 from .routing import ApiError
 from .run import RunApi
+from .scheduler import SchedulerApi
 from .serving import Background
 
 
@@ -67,7 +70,11 @@ class Emulator:
         self.domains = DomainMappingsApi(self.run, cert_delay)
         self.monitoring = MonitoringApi(project_number)
         self.cloudflare = CloudflareApi(cloudflare_token)
-        self.apis = [self.run, self.domains, self.monitoring, self.cloudflare]
+        self.scheduler = SchedulerApi()
+        self.pubsub = PubSubApi(agent_exists=self.monitoring.has_agent)
+        self.resourcemanager = ResourceManagerApi(project_number)
+        self.apis = [self.run, self.domains, self.monitoring, self.cloudflare, self.scheduler, self.pubsub,
+                     self.resourcemanager]
         self.faults = Faults()
         self.latency = 0.0
         self._records: list[Record] = []
@@ -171,6 +178,11 @@ class Emulator:
         with self._lock:
             return self.monitoring.close_alert(policy_display_name)
 
+    def create_topic(self, name: str) -> dict:
+        """Create the Pub/Sub topic ``projects/P/topics/T`` (kept if it exists)."""
+        with self._lock:
+            return self.pubsub.add(name)
+
     # -- snapshots for assertions ---------------------------------------------
 
     def services(self, project: str, region: str) -> dict:
@@ -204,6 +216,11 @@ class Emulator:
                     for (p, r), mappings in self.domains.stored.items()
                 },
                 "alerts": self.monitoring.snapshot(),
+                "notificationChannels": self.monitoring.snapshot_of("notificationChannels"),
+                "uptimeCheckConfigs": self.monitoring.snapshot_of("uptimeCheckConfigs"),
+                "alertPolicies": self.monitoring.snapshot_of("alertPolicies"),
+                "jobs": self.scheduler.snapshot(),
+                "topics": self.pubsub.snapshot(),
                 "rulesets": copy.deepcopy(self.cloudflare.rulesets),
                 "faults": [f.describe() for f in self.faults.active],
                 "config": self._config(),
@@ -336,6 +353,8 @@ class Emulator:
                 return _json({"config": self._configure(body)})
             if key == ("POST", "alerts"):
                 return self._alert(body)
+            if key == ("POST", "topics"):
+                return _json(self.create_topic(body.get("name")))
             if key == ("GET", "state"):
                 return _json(self.state())
         except (TypeError, ValueError) as e:
