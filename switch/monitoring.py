@@ -930,16 +930,33 @@ def _converge_job(google: _Google, settings: Settings, target: _Target, options:
     desired = job_body(settings, target, options)
     name = desired["name"]
     display = name.rsplit("/", 1)[-1]
+
+    def ours_or_refuse(job: dict) -> None:
+        if not str(job.get("description", "")).startswith(JOB_MARKER):
+            raise NotManaged(f"a Cloud Scheduler job {name} exists but was not created by switch "
+                             f"(its description does not start with {JOB_MARKER!r}); it is left untouched")
+
     found = google.job(name)
-    if found is not None and not str(found.get("description", "")).startswith(JOB_MARKER):
-        raise NotManaged(f"a Cloud Scheduler job {name} exists but was not created by switch "
-                         f"(its description does not start with {JOB_MARKER!r}); it is left untouched")
-    if found is None:
+    if found is not None:
+        ours_or_refuse(found)
+    else:
         if not rec.dry_run:
             parent = name.rsplit("/jobs/", 1)[0]
-            google.call(google.jobs.create(parent=parent, body=desired), "cloudscheduler", "create job")
-        rec.record("created", JOB, display, name, f"{SCHEDULE} → /reconcile", body=desired)
-        return
+            try:
+                google.call(google.jobs.create(parent=parent, body=desired), "cloudscheduler", "create job")
+            except UpstreamError as exc:
+                # The job's name is fixed, so a create retried after its answer was lost
+                # (or a setup running alongside) meets a job that is already there: 409.
+                # Look at it and carry on as if it had been found.
+                if exc.status_code != 409:
+                    raise
+                found = google.job(name)
+                if found is None:
+                    raise
+                ours_or_refuse(found)
+        if found is None or not _changed(_job_key, desired, found):
+            rec.record("created", JOB, display, name, f"{SCHEDULE} → /reconcile", body=desired)
+            return
     changed = _changed(_job_key, desired, found)
     if not changed:
         rec.record("unchanged", JOB, display, name, found.get("state", "").lower())

@@ -395,3 +395,25 @@ def test_the_cli_sets_up_then_reruns_unchanged_and_shows_status_with_the_open_al
     assert "replica" in parts
     assert "alert open: yes" in status.stdout
     assert PASSWORD not in status.stdout + first.stdout + again.stdout
+
+
+# -- lost answers ------------------------------------------------------------------------------------
+
+
+def test_a_create_whose_answer_was_lost_is_retried_without_failing_or_leaving_a_duplicate(emu):
+    # "after": the create happens, then the client hears 503 and retries it.
+    emu.inject(status=503, count=1, kind="after", method="POST", contains="/jobs")
+    emu.inject(status=503, count=1, kind="after", method="POST", contains="notificationChannels")
+
+    outcomes, _ = run_setup(emu, scheduler=True)
+
+    # The job has a fixed name: the retry meets it (409) and setup takes it as its own.
+    assert [r.status for r in emu.calls("POST", "/jobs")] == [503, 409]
+    assert [o.action for o in outcomes] == ["created"] * 4
+    assert len(emu.state()["jobs"]) == 1
+    # A channel's name is the server's: the retry made a second one, which the next run removes.
+    assert len(ours(emu, "notificationChannels")) == 2
+    outcomes, _ = run_setup(emu, scheduler=True)
+    assert [(o.action, o.kind) for o in outcomes].count(("deleted", "notification channel")) == 1
+    assert len(ours(emu, "notificationChannels")) == 1
+    assert all(r.status == 200 for r in emu.calls() if r.method == "DELETE")
