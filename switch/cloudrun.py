@@ -16,7 +16,6 @@ Google quirks handled here (facts in the reference notes, cloudrun.md):
 from __future__ import annotations
 
 import json
-import random
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -275,43 +274,24 @@ class CloudRunService:
             self._sleep(delay)
             delay = min(delay * 1.6, poll_interval)
 
-    def is_public(self) -> bool:
-        policy = self._execute(self._services.getIamPolicy(resource=self.resource), "getIamPolicy")
-        return _grants_public(policy)
+    def make_public(self) -> bool:
+        """Grant allUsers roles/run.invoker, keeping every existing binding. True when it changed."""
+        from .iam import add_member
 
-    def make_public(self, attempts: int = 5) -> bool:
-        """Grant allUsers roles/run.invoker, keeping every existing binding.
+        def read() -> dict:
+            return self._execute(self._services.getIamPolicy(resource=self.resource), "getIamPolicy")
 
-        Read-modify-write with the etag; a concurrent writer makes
-        setIamPolicy answer 409 ABORTED, and then the whole cycle is redone.
-        Returns True when the policy was changed.
-        """
-        for attempt in range(attempts):
-            policy = self._execute(self._services.getIamPolicy(resource=self.resource), "getIamPolicy")
-            if _grants_public(policy):
-                return False
-            bindings = [dict(b) for b in policy.get("bindings") or []]
-            for binding in bindings:
-                if binding.get("role") == INVOKER_ROLE and not binding.get("condition"):
-                    binding["members"] = list(binding.get("members") or []) + [PUBLIC_MEMBER]
-                    break
-            else:
-                bindings.append({"role": INVOKER_ROLE, "members": [PUBLIC_MEMBER]})
-            new_policy = {key: value for key, value in policy.items() if key not in ("bindings",)}
-            new_policy["bindings"] = bindings
-            try:
-                self._execute(self._services.setIamPolicy(resource=self.resource, body={"policy": new_policy}),
-                              "setIamPolicy")
-                return True
-            except UpstreamError as exc:
-                if exc.status_code == 409 and attempt + 1 < attempts:
-                    self._sleep(random.uniform(0.1, 0.5) * (attempt + 1))
-                    continue
-                if exc.status_code == 400 and "permitted customer" in exc.message:
-                    exc.message += (" (an organization policy, Domain Restricted Sharing, forbids allUsers; "
-                                    "allow it for this project or use a load balancer)")
-                raise
-        raise AssertionError("unreachable")  # pragma: no cover
+        def write(policy: dict) -> None:
+            self._execute(self._services.setIamPolicy(resource=self.resource, body={"policy": policy}),
+                          "setIamPolicy")
+
+        try:
+            return add_member(read, write, INVOKER_ROLE, PUBLIC_MEMBER, sleep=self._sleep)
+        except UpstreamError as exc:
+            if exc.status_code == 400 and "permitted customer" in exc.message:
+                exc.message += (" (an organization policy, Domain Restricted Sharing, forbids allUsers; "
+                                "allow it for this project or use a load balancer)")
+            raise
 
     def delete(self, replica: Replica | None = None) -> bool:
         """Delete the service if switch created it. Returns False when it is already gone.
@@ -414,10 +394,3 @@ class DomainMappings:
             raise NotManaged(f"the domain mapping for {host} routes to {found.route!r}, not to the replica "
                              f"{self.run.name!r}; switch leaves it untouched")
         return found, False
-
-
-def _grants_public(policy: dict) -> bool:
-    return any(
-        b.get("role") == INVOKER_ROLE and PUBLIC_MEMBER in (b.get("members") or []) and not b.get("condition")
-        for b in policy.get("bindings") or []
-    )

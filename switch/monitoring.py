@@ -64,15 +64,14 @@ import base64
 import hashlib
 import json
 import os
-import random
 import re
-import time
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable
 from urllib.parse import quote, urlsplit
 
 from .config import Settings, is_loopback_url
 from .errors import ConfigError, NotManaged, SwitchError, UpstreamError
+from .iam import add_member, grants
 
 MANAGED_BY = ("managed-by", "switch")
 SERVICE_LABEL = "switch-service"
@@ -806,37 +805,28 @@ def _grant_publisher(google: _Google, settings: Settings, target: _Target, rec: 
     display = f"{PUBLISHER_ROLE} on {target.topic}"
     rec.out(f"note: Cloud Monitoring publishes Pub/Sub notifications as its service agent {agent}; "
             f"without {PUBLISHER_ROLE} on the topic the channel drops every alert.")
-    for attempt in range(attempts):
+    if rec.dry_run:
         policy = google.call(google.topics.getIamPolicy(resource=target.topic, options_requestedPolicyVersion=3),
                              "pubsub", "get topic IAM policy") or {}
-        bindings = [dict(b) for b in policy.get("bindings") or []]
-        for binding in bindings:
-            if binding.get("role") == PUBLISHER_ROLE and not binding.get("condition"):
-                if member in (binding.get("members") or []):
-                    rec.record("unchanged", GRANT, display, member)
-                    return
-                binding["members"] = list(binding.get("members") or []) + [member]
-                break
-        else:
-            bindings.append({"role": PUBLISHER_ROLE, "members": [member]})
-        new_policy = {**policy, "bindings": bindings}
-        if rec.dry_run:
-            rec.record("granted", GRANT, display, member)
-            return
-        try:
-            google.call(google.topics.setIamPolicy(resource=target.topic, body={"policy": new_policy}),
-                        "pubsub", "set topic IAM policy")
-        except UpstreamError as exc:
-            # A concurrent writer changed the policy (etag): read it again.
-            if exc.status_code == 409 and attempt + 1 < attempts:
-                time.sleep(random.uniform(0.1, 0.5) * (attempt + 1))
-                continue
-            if exc.status_code == 400 and "does not exist" in exc.message:
-                exc.message += (" (the notification service agent appears with the project's first Pub/Sub "
-                                "channel; run setup again in a minute)")
-            raise
-        rec.record("granted", GRANT, display, member)
+        rec.record("unchanged" if grants(policy, PUBLISHER_ROLE, member) else "granted", GRANT, display, member)
         return
+
+    def read() -> dict:
+        return google.call(google.topics.getIamPolicy(resource=target.topic, options_requestedPolicyVersion=3),
+                           "pubsub", "get topic IAM policy")
+
+    def write(policy: dict) -> None:
+        google.call(google.topics.setIamPolicy(resource=target.topic, body={"policy": policy}),
+                    "pubsub", "set topic IAM policy")
+
+    try:
+        changed = add_member(read, write, PUBLISHER_ROLE, member, attempts=attempts)
+    except UpstreamError as exc:
+        if exc.status_code == 400 and "does not exist" in exc.message:
+            exc.message += (" (the notification service agent appears with the project's first Pub/Sub "
+                            "channel; run setup again in a minute)")
+        raise
+    rec.record("granted" if changed else "unchanged", GRANT, display, member)
 
 
 def _converge_check(google: _Google, target: _Target, rec: _Recorder):
