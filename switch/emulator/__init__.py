@@ -1,6 +1,8 @@
 """Local stand-ins for the APIs switch calls, served over real HTTP on loopback.
 
-``Emulator`` serves Cloud Run Admin v1, Cloud Monitoring v3 alerts and
+``Emulator`` serves Cloud Run Admin v1 (services, IAM, domain mappings),
+Cloud Monitoring v3 (channels, uptime checks, alert policies, alerts), Cloud
+Scheduler v1 jobs, Pub/Sub v1 topic IAM, Resource Manager v1 projects and
 Cloudflare v4 redirect rules on one port, with the paths and JSON shapes of
 the real services, plus fault injection and a record of every call.
 ``HomeSite`` stands in for the self-hosted site. ``main`` is the command line.

@@ -12,8 +12,9 @@ from .server import Emulator
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m switch emulator",
-        description="Serve local stand-ins for Cloud Run Admin v1, Cloud Monitoring v3 alerts and Cloudflare v4 "
-        "redirect rules on one loopback port, so switch can run end to end without Google or Cloudflare. "
+        description="Serve local stand-ins for Cloud Run Admin v1, Cloud Monitoring v3, Cloud Scheduler v1, Pub/Sub "
+        "v1 topic IAM, Resource Manager v1 and Cloudflare v4 redirect rules on one loopback port, so switch can "
+        "run end to end without Google or Cloudflare. Point every SWITCH_*_ENDPOINT at it. "
         "Control it over HTTP under /_emulator/ (requests, faults, config, alerts, state).",
     )
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default: %(default)s)")
@@ -77,6 +78,8 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"switch emulator listening on {emulator.url} (Ctrl-C to stop); set "
         f"SWITCH_RUN_ENDPOINT={emulator.url} SWITCH_MONITORING_ENDPOINT={emulator.url} "
+        f"SWITCH_SCHEDULER_ENDPOINT={emulator.url} SWITCH_PUBSUB_ENDPOINT={emulator.url} "
+        f"SWITCH_RESOURCEMANAGER_ENDPOINT={emulator.url} "
         f"SWITCH_CLOUDFLARE_ENDPOINT={emulator.cloudflare_url}",
         flush=True,
     )

@@ -1,0 +1,97 @@
+"""python -m switch: the CLI as a user runs it, in a subprocess."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from switch.emulator import Emulator
+from tests.conftest import BASE_ENV, ROOT
+
+
+def run(*args, env=None, timeout=60):
+    base = {k: v for k, v in os.environ.items() if not k.startswith("SWITCH_")}
+    return subprocess.run([sys.executable, "-m", "switch", *args], cwd=ROOT, env={**base, **(env or {})},
+                          capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.fixture(scope="module")
+def emulator():
+    with Emulator(ready_delay=0.2, delete_delay=0.2) as emu:
+        yield emu
+
+
+def cloud(emulator) -> dict:
+    return {**BASE_ENV, "SWITCH_RUN_ENDPOINT": emulator.url, "SWITCH_MONITORING_ENDPOINT": emulator.url,
+            "SWITCH_SCHEDULER_ENDPOINT": emulator.url}
+
+
+def test_help_lists_every_command():
+    result = run("--help")
+
+    assert result.returncode == 0
+    for command in ("drill", "emulator", "status", "failover", "failback", "reconcile", "setup", "teardown", "bench"):
+        assert command in result.stdout
+
+
+@pytest.mark.parametrize("command", ["drill", "emulator", "status", "failover", "failback", "reconcile", "setup",
+                                     "teardown", "bench"])
+def test_every_command_has_help(command):
+    result = run(command, "--help")
+
+    assert result.returncode == 0, result.stderr
+    assert "usage:" in result.stdout
+
+
+def test_no_command_prints_help_and_exits_2():
+    result = run()
+
+    assert result.returncode == 2 and "commands:" in result.stdout
+
+
+def test_a_configuration_error_names_the_variable_and_exits_2():
+    result = run("status", env={"SWITCH_PROJECT": "switch-demo"})
+
+    assert result.returncode == 2
+    assert result.stderr.startswith("switch: configuration: SWITCH_REGION")
+
+
+def test_failover_status_and_failback_against_the_emulator(emulator):
+    env = cloud(emulator)
+
+    failover = run("failover", "--json", env=env)
+    status = run("status", "--json", env=env)
+    failback = run("failback", "--force", env=env)
+
+    assert failover.returncode == 0, failover.stderr
+    assert json.loads(failover.stdout)["state"] == "active"
+    assert json.loads(status.stdout)["replica"]["pinned"] is True
+    assert failback.returncode == 0 and failback.stdout.startswith("failback: state standby, changed")
+    assert "delete" in failback.stdout
+    assert "site-replica" not in emulator.services("switch-demo", "europe-west1")
+
+
+def test_a_foreign_service_makes_the_cli_exit_1_and_stays(emulator):
+    import requests
+
+    body = {"apiVersion": "serving.knative.dev/v1", "kind": "Service",
+            "metadata": {"name": "someone-elses", "namespace": "switch-demo"},
+            "spec": {"template": {"spec": {"containers": [{"image": "gcr.io/x/y"}]}}}}
+    requests.post(f"{emulator.url}v1/projects/switch-demo/locations/europe-west1/services", json=body, timeout=5)
+
+    result = run("failback", "--force", env={**cloud(emulator), "SWITCH_SERVICE": "someone-elses"})
+
+    assert result.returncode == 1 and "not created by switch" in result.stderr
+    assert "someone-elses" in emulator.services("switch-demo", "europe-west1")
+
+
+def test_the_drill_passes_and_says_so():
+    result = run("drill", "--ready-delay", "0.3", timeout=90)
+
+    assert result.returncode == 0, result.stdout[-2000:]
+    assert "verdict: PASS" in result.stdout
+    assert "✗" not in result.stdout
