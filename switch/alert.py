@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import math
 from dataclasses import dataclass
 
 from .errors import BadRequest
@@ -46,10 +47,11 @@ class Incident:
 
 
 def _epoch(value, field_name: str) -> int | None:
+    # The type first: false == 0 in Python, and a boolean is no time at all.
+    if isinstance(value, bool) or not (value is None or isinstance(value, (int, float, str))):
+        raise BadRequest(f"incident.{field_name} must be epoch seconds")
     if value is None or value == 0:
         return None
-    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
-        raise BadRequest(f"incident.{field_name} must be epoch seconds")
     try:
         number = int(float(value))
     except (ValueError, OverflowError):
@@ -76,7 +78,8 @@ def parse(payload) -> Incident:
         raise BadRequest("incident.state must be \"open\" or \"closed\"")
     incident_id = incident.get("incident_id")
     if isinstance(incident_id, (int, float)) and not isinstance(incident_id, bool):
-        incident_id = str(incident_id)
+        # json.loads takes NaN and Infinity (and 1e400 overflows to inf): no incident has those ids.
+        incident_id = str(incident_id) if math.isfinite(incident_id) else None
     if not isinstance(incident_id, str) or not incident_id.strip() or len(incident_id) > 256:
         raise BadRequest("incident.incident_id must be a non-empty string")
     policy = _text(incident.get("policy_name"))[:512]

@@ -170,3 +170,13 @@ def notification(state: str = "open", **incident) -> dict:
         payload["incident"]["ended_at"] = now - 5
     payload["incident"].update(incident)
     return payload
+
+
+def pytest_terminal_summary(terminalreporter):
+    """The reliability suite's figures (tests/reliability.py), quoted in tests/RELIABILITY.md."""
+    from tests import reliability
+
+    line = reliability.summary()
+    if line:
+        terminalreporter.write_sep("-", "reliability")
+        terminalreporter.write_line(line)
