@@ -180,3 +180,41 @@ def test_status_without_credentials_answers_401_and_with_them_the_state(emulator
 
     assert stranger.status_code == 401 and stranger.json()["error"]["code"] == "unauthorized"
     assert operator.status_code == 200 and operator.json()["state"] == "standby"
+
+
+def test_other_redirect_rules_are_byte_for_byte_unchanged_after_failover_and_failback(emulator, function, home):
+    foreign = [{"ref": "old_blog", "description": "someone else's", "enabled": True,
+                "expression": '(http.request.uri.path eq "/blog")', "action": "redirect",
+                "action_parameters": {"from_value": {"target_url": {"value": "https://blog.example.org"},
+                                                     "status_code": 301}}},
+               {"ref": "shop", "enabled": False, "expression": '(http.host eq "shop.example.org")',
+                "action": "redirect", "action_parameters": {"from_value": {
+                    "target_url": {"value": "https://example.org/shop"}, "status_code": 308}}}]
+    entrypoint = f"{emulator.cloudflare_url}zones/{ZONE}/rulesets/phases/http_request_dynamic_redirect/entrypoint"
+    existing = [r for r in emulator.redirect_rules(ZONE) if r["ref"] == "switch_failover"]
+    for rule in existing:  # keep the rule switch owns, as a real zone would after earlier failovers
+        rule.pop("id"), rule.pop("version", None), rule.pop("last_updated", None)
+    answer = requests.put(entrypoint, json={"rules": foreign + existing}, timeout=5,
+                          headers={"Authorization": f"Bearer {CF_TOKEN}"})
+    assert answer.status_code == 200, answer.text
+    before = [r for r in emulator.redirect_rules(ZONE) if r["ref"] != "switch_failover"]
+
+    function.call("POST", "/", alert("open"))
+    during = emulator.redirect_rules(ZONE)
+    home.come_back()
+    function.call("POST", "/", alert("closed"))
+    after = emulator.redirect_rules(ZONE)
+
+    assert [r for r in during if r["ref"] != "switch_failover"] == before
+    assert [r for r in after if r["ref"] != "switch_failover"] == before
+    assert [r["ref"] for r in during][:2] == ["old_blog", "shop"]  # their order too
+
+
+def test_while_redirected_the_health_path_still_reaches_home(emulator, function):
+    function.call("POST", "/", alert("open"))
+
+    page = requests.get(f"{emulator.url}_edge/{HOST}/pricing", allow_redirects=False, timeout=5)
+    health = requests.get(f"{emulator.url}_edge/{HOST}/healthz", allow_redirects=False, timeout=5)
+
+    assert page.status_code == 302 and "site-replica/pricing" in page.headers["Location"]
+    assert health.status_code != 302 and "Location" not in health.headers
