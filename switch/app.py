@@ -19,6 +19,8 @@ from .auth import authenticate
 from .errors import BadRequest, MethodNotAllowed, NotFound, PayloadTooLarge, SwitchError, Unauthorized
 
 MAX_BODY = 64 * 1024
+# Set in the WSGI environ once the whole body (at most MAX_BODY) has been read.
+BODY_READ = "switch.body_read"
 
 ROUTES = {
     "/": ("POST",),
@@ -71,7 +73,23 @@ def read_body(request: Request) -> bytes:
     data = request.stream.read(MAX_BODY + 1)
     if len(data) > MAX_BODY:
         raise PayloadTooLarge(f"the body is over the limit of {MAX_BODY} bytes")
+    request.environ[BODY_READ] = True
     return data
+
+
+def unread_body_stays_unread(request: Request, response: Response) -> Response:
+    """Keep functions-framework from reading a body switch refused or did not need.
+
+    After every answer that is not streamed, functions-framework reads the whole
+    request body (its ``read_request`` hook) so an early answer cannot reset the
+    connection. For a refused upload that means taking in all a stranger sends,
+    however large, before answering at all. A streamed answer is exempt; gunicorn
+    then drains a little of what is left and closes the connection.
+    """
+    pending = request.content_length or "chunked" in request.headers.get("Transfer-Encoding", "").lower()
+    if pending and not request.environ.get(BODY_READ):
+        response.response = iter([response.get_data()])
+    return response
 
 
 def json_object(body: bytes, allowed: set[str]) -> dict:
@@ -130,6 +148,10 @@ def dispatch(request: Request, settings, path: str) -> dict:
 
 
 def handle(request: Request) -> Response:
+    return unread_body_stays_unread(request, _handle(request))
+
+
+def _handle(request: Request) -> Response:
     started = time.monotonic()
     path = request.path[:200]
     try:

@@ -2,12 +2,14 @@
 function answers with a documented code, and a refused request makes no API
 call and changes nothing.
 
-Two layers:
+Three layers:
 - a fixed corpus of nasty requests (tests/corpus/*.jsonl, one case a line,
   with the credentials of tests/conftest.py), replayed as regression tests;
 - hypothesis properties over methods, paths, headers and bodies, through the
   real functions-framework app (HTTP and Pub/Sub entry points) with every
   outgoing call intercepted (``google``);
+- what only a real server shows: gunicorn, over a socket, with bodies that
+  are chunked, oversized or shorter than they claim.
 
 The documented answers are 200, 400, 401, 404, 405, 409, 413 and, as the only
 5xx, 500 ``configuration`` and 502 ``upstream`` (and its kinds). Anything else
@@ -20,6 +22,8 @@ import base64
 import io
 import json
 import math
+import socket
+import time
 from pathlib import Path
 from urllib.parse import quote
 
@@ -326,6 +330,21 @@ class _Stream(io.BytesIO):
         return self.tell()
 
 
+@pytest.mark.parametrize("authorized,path,size", [(False, "/", 10 * 1024 * 1024), (True, "/failover", 10 * 1024 * 1024),
+                                                  (True, "/", 64 * 1024 + 1)])
+def test_a_refused_body_is_not_read_past_the_limit(client, google, quick, authorized, path, size):
+    """functions-framework reads the whole body after any answer that is not streamed; a
+    refused upload must not be read (an unauthenticated 10 MB body is 10 MB of memory)."""
+    stream = _Stream(b"x" * size)
+    headers = list(BEARER.items()) if authorized else []
+
+    answer, calls = send(client, google, "POST", path, headers, input_stream=stream, content_length=size)
+
+    assert answer.status_code == (413 if authorized else 401)
+    assert stream.read_bytes <= 64 * 1024 + 1
+    assert calls == 0
+
+
 # -- properties: Pub/Sub --------------------------------------------------------------
 
 MESSAGES = st.one_of(
@@ -369,6 +388,103 @@ def test_a_pubsub_open_that_fails_upstream_is_redelivered(pubsub, google, quick)
 
     reliability.answered(answer.status_code, documented_5xx=True)
     assert answer.status_code == 500 and len(google.calls) > 0
+
+
+# -- over a socket: gunicorn in front ------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def served():
+    from switch.drill import Function
+    from switch.emulator import Emulator
+
+    emulator = Emulator(ready_delay=0.05, delete_delay=0).start()
+    function = Function({"SWITCH_PROJECT": "switch-demo", "SWITCH_REGION": "europe-west1",
+                         "SWITCH_IMAGE": "europe-west1-docker.pkg.dev/switch-demo/site/www:1",
+                         "SWITCH_TOKEN": TOKEN, "SWITCH_BASIC_USER": USER, "SWITCH_BASIC_PASSWORD": PASSWORD,
+                         "SWITCH_RUN_ENDPOINT": emulator.url, "SWITCH_API_RETRIES": "0"})
+    function.start()
+    emulator.clear_requests()  # the start-up check asked /status
+    yield function, emulator
+    function.stop()
+    emulator.stop()
+
+
+def raw_exchange(port: int, request: bytes, timeout: float = 3.0) -> tuple[bytes, float]:
+    """Send bytes as they are; the first answer bytes and how long they took."""
+    started = time.monotonic()
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
+        try:
+            sock.sendall(request)
+            answer = sock.recv(4096)
+        except (socket.timeout, ConnectionResetError, BrokenPipeError):
+            answer = b""
+    return answer, time.monotonic() - started
+
+
+def status_of(answer: bytes) -> int | None:
+    try:
+        return int(answer.split(b" ", 2)[1])
+    except (IndexError, ValueError):
+        return None
+
+
+AUTH_LINE = f"Authorization: Bearer {TOKEN}\r\n".encode()
+
+
+@pytest.mark.parametrize("name,request_bytes,expect", [
+    ("declares 10^20 bytes, sends 2", b"POST /failover HTTP/1.1\r\nHost: f\r\n" + AUTH_LINE
+     + b"Content-Length: 100000000000000000000\r\n\r\n{}", 413),
+    ("declares 70000 bytes, sends 2", b"POST / HTTP/1.1\r\nHost: f\r\n" + AUTH_LINE
+     + b"Content-Length: 70000\r\n\r\n{}", 413),
+    ("a stranger declares 10 MB, sends 2", b"POST / HTTP/1.1\r\nHost: f\r\nContent-Length: 10000000\r\n\r\n{}", 401),
+    ("wrong route, declares 1 MB", b"POST /x HTTP/1.1\r\nHost: f\r\n" + AUTH_LINE
+     + b"Content-Length: 1000000\r\n\r\n{}", 404),
+    ("Content-Length and Transfer-Encoding both", b"POST /failover HTTP/1.1\r\nHost: f\r\n" + AUTH_LINE
+     + b"Content-Length: 2\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n", 400),
+    ("negative Content-Length", b"POST /failover HTTP/1.1\r\nHost: f\r\n" + AUTH_LINE
+     + b"Content-Length: -1\r\n\r\n{}", 400),
+    ("two Content-Lengths", b"POST /failover HTTP/1.1\r\nHost: f\r\n" + AUTH_LINE
+     + b"Content-Length: 2\r\nContent-Length: 3\r\n\r\n{}", 400),
+    ("a header of 100 KB", b"GET /status HTTP/1.1\r\nHost: f\r\nX-Big: " + b"x" * 100_000 + b"\r\n\r\n", 431),
+    ("an Authorization of 100 KB", b"GET /status HTTP/1.1\r\nHost: f\r\nAuthorization: Bearer " + b"x" * 100_000
+     + b"\r\n\r\n", 431),
+    ("a malformed request line", b"POST\x00/ HTTP/1.1\r\nHost: f\r\n\r\n", 400),
+    ("a stranger on //failover", b"POST //failover HTTP/1.1\r\nHost: f\r\nContent-Length: 0\r\n\r\n", 401),
+    ("a stranger on /%2ffailover", b"POST /%2ffailover HTTP/1.1\r\nHost: f\r\nContent-Length: 0\r\n\r\n", 401),
+    ("a stranger with an absolute URI", b"POST http://evil.example/failover HTTP/1.1\r\nHost: f\r\n"
+     b"Content-Length: 0\r\n\r\n", 401),
+    ("a stranger with a token-shaped path", b"POST /failover/" + TOKEN.encode() + b"x HTTP/1.1\r\nHost: f\r\n"
+     b"Content-Length: 0\r\n\r\n", 401),
+    ("a chunked body of 200 KB", b"POST /failover HTTP/1.1\r\nHost: f\r\n" + AUTH_LINE
+     + b"Transfer-Encoding: chunked\r\n\r\n" + (b"2000\r\n" + b" " * 0x2000 + b"\r\n") * 25 + b"0\r\n\r\n", 413),
+    ("a chunked body that never ends", b"POST /failover HTTP/1.1\r\nHost: f\r\n" + AUTH_LINE
+     + b"Transfer-Encoding: chunked\r\n\r\n" + (b"2000\r\n" + b" " * 0x2000 + b"\r\n") * 9, 413),
+])
+def test_over_the_wire_a_hostile_request_is_answered_promptly_and_makes_no_api_call(served, name, request_bytes,
+                                                                                   expect):
+    function, emulator = served
+    emulator.clear_requests()
+
+    answer, took = raw_exchange(function.port, request_bytes)
+
+    reliability.answered(status_of(answer) or 0)
+    assert status_of(answer) == expect, (name, answer[:200])
+    assert took < 2.0, f"{name}: the answer took {took:.1f} s"
+    assert emulator.calls() == []
+
+
+def test_over_the_wire_basic_scheme_is_case_insensitive(served):
+    function, emulator = served
+    emulator.clear_requests()
+    raw = base64.b64encode(f"{USER}:{PASSWORD}".encode())
+
+    answer, _ = raw_exchange(function.port, b"GET /status HTTP/1.1\r\nHost: f\r\nAuthorization: bAsIc " + raw
+                             + b"\r\nConnection: close\r\n\r\n")
+
+    reliability.answered(status_of(answer) or 0)
+    assert status_of(answer) == 200
+    assert [r.method for r in emulator.calls()] == ["GET"]
 
 
 def test_the_corpus_credentials_are_the_suites():
