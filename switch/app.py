@@ -58,7 +58,7 @@ def error_response(exc: SwitchError) -> Response:
         headers["WWW-Authenticate"] = 'Basic realm="switch"'
     if isinstance(exc, MethodNotAllowed):
         headers["Allow"] = ", ".join(exc.allowed)
-    payload = {"error": {"code": exc.code, "message": exc.message}}
+    payload = {"error": {"code": exc.code, "message": logs.redact(exc.message)}}
     details = {k: v for k, v in exc.details.items() if v not in (None, "")}
     if details:
         payload["error"].update(details)

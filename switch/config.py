@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Mapping
 from urllib.parse import urlsplit
 
+from . import logs
 from .errors import ConfigError
 
 PREFIX = "SWITCH_"
@@ -320,5 +321,6 @@ def load() -> Settings:
     if cached is not None and cached[0] == key:
         return cached[1]
     settings = from_env(os.environ)
+    logs.conceal(settings.token, settings.basic_password, settings.cloudflare_token)
     _cache = (key, settings)
     return settings
