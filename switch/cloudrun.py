@@ -274,6 +274,12 @@ class CloudRunService:
             self._sleep(delay)
             delay = min(delay * 1.6, poll_interval)
 
+    def is_public(self) -> bool:
+        from .iam import grants
+
+        policy = self._execute(self._services.getIamPolicy(resource=self.resource), "getIamPolicy")
+        return grants(policy or {}, INVOKER_ROLE, PUBLIC_MEMBER)
+
     def make_public(self) -> bool:
         """Grant allUsers roles/run.invoker, keeping every existing binding. True when it changed."""
         from .iam import add_member

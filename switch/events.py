@@ -8,8 +8,9 @@ late, or out of order (webhook retries, Pub/Sub redelivery), so:
 2. An event older than SWITCH_MAX_EVENT_AGE_SECONDS (its start for an open,
    its end for a close) is acknowledged and ignored; reconcile, which looks at
    what is true now, decides instead.
-3. An open notification only sends visitors to a new replica if the home site
-   fails its probe too, unless SWITCH_TRUST_ALERTS is set. This covers an open
+3. An open notification only sends visitors to a replica that has had none yet
+   (a new one, or one an earlier alert left unfinished) if the home site fails
+   its probe too, unless SWITCH_TRUST_ALERTS is set. This covers an open
    redelivered after its close, and a close that overtook its open.
 4. A close only fails back when the failback guards allow it: not a
    policy-cancel close, not pinned, active long enough, home healthy.

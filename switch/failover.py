@@ -193,7 +193,7 @@ class Switch:
         steps = _Steps(self._clock)
         replica = self._get_managed(steps)
         home = None
-        if check_home and replica is None and self.settings.probe_url:
+        if check_home and self.settings.probe_url and (replica is None or self._never_served(steps, replica)):
             home = _background(self._probe, self.settings.probe_url, count=self.settings.probe_count,
                                interval=self.settings.probe_interval_seconds,
                                timeout=self.settings.probe_timeout_seconds)
@@ -209,6 +209,23 @@ class Switch:
                                        f"(set SWITCH_TRUST_ALERTS=true to fail over regardless)")
         return self._report(steps, "failover", ACTIVE, replica, trigger=trigger, incident=incident_id,
                             reason=None if steps.changed else "the replica is already in place")
+
+    def _never_served(self, steps: _Steps, replica: Replica) -> bool:
+        """A replica no visitor was ever sent to: not pinned, not public.
+
+        An alert that found home healthy removes the replica it made; when that
+        removal fails, the replica stays behind unfinished, and the next open
+        alert must probe home again rather than finish it and send visitors away
+        from a healthy site.
+        """
+        if replica.pinned or self._memo(self._public_seen, replica.uid):
+            return False
+        with steps.step("check public") as s:
+            public = self.run.is_public()
+            s.detail = "public" if public else "not public: never given visitors"
+        if public:
+            self._memo(self._public_seen, replica.uid, add=True)
+        return not public
 
     def _activate(self, steps: _Steps, replica: Replica | None, *, pinned: bool, incident: Incident | None,
                   verify: bool, on_progress: Callable[[str], None] | None = None, home=None) -> Replica:

@@ -9,6 +9,7 @@ test module and the conftest share one copy.
 from __future__ import annotations
 
 import threading
+import time
 
 _lock = threading.Lock()
 figures = {"hostile": 0, "faults": 0, "states": 0, "unexpected_5xx": 0}
@@ -92,3 +93,244 @@ def check_final(state: dict, expect: str, *, router: bool = True) -> None:
     else:
         assert not state["replica"] and not state["redirect"], state
     count("states")
+
+
+# -- driving the emulator ----------------------------------------------------------
+
+
+class Chaos:
+    """Faults the emulator's own ``inject`` cannot place, laid over it; and a count of every firing.
+
+    - ``slow(...)``: the next ``count`` matching API calls wait ``seconds`` before the
+      emulator performs them (longer than the function's HTTP timeout: a timeout
+      whose call still happened, as on the real network);
+    - ``arm_after(...)``: once a matching call has been answered, ``inject`` a fault
+      (to hit, say, the readiness polls that follow a create, not the first GET);
+    - ``hold(...)``: the next matching call waits until its ``Hold`` is released (to
+      force an interleaving of concurrent requests).
+    ``settle()`` waits until no slowed or held call is still in flight.
+    """
+
+    def __init__(self, emulator):
+        import re
+
+        self._re = re
+        self.emulator = emulator
+        self.rules: list[dict] = []
+        self.fired = 0
+        self.inflight = 0
+        self._cond = threading.Condition()
+        self._original = emulator._api
+        emulator._api = self._api
+        take = emulator.faults.take
+
+        def counted(method, path):
+            fault = take(method, path)
+            if fault is not None:
+                with self._cond:
+                    self.fired += 1
+            return fault
+
+        emulator.faults.take = counted
+
+    def reset(self) -> None:
+        self.release()
+        with self._cond:
+            self.rules.clear()
+        self.emulator.clear_faults()
+
+    def _add(self, **rule) -> dict:
+        rule["path"] = self._re.compile(rule["path"])
+        rule.setdefault("method", None)
+        with self._cond:
+            self.rules.append(rule)
+        return rule
+
+    def slow(self, path: str, method: str | None = None, *, count: int = 1, seconds: float = 0.3) -> None:
+        self._add(kind="slow", path=path, method=method, count=count, seconds=seconds)
+
+    def arm_after(self, trigger_path: str, trigger_method: str | None = None, **fault) -> None:
+        self._add(kind="arm", path=trigger_path, method=trigger_method, count=1, fault=fault)
+
+    def hold(self, path: str, method: str | None = None) -> "Hold":
+        hold = Hold()
+        self._add(kind="hold", path=path, method=method, count=1, hold=hold)
+        return hold
+
+    def release(self) -> None:
+        with self._cond:
+            for rule in self.rules:
+                if rule["kind"] == "hold":
+                    rule["hold"].release()
+
+    def _take(self, kind: str, request) -> dict | None:
+        with self._cond:
+            for rule in self.rules:
+                if (rule["kind"] == kind and rule["count"] > 0 and rule["method"] in (None, request.method)
+                        and rule["path"].search(request.path)):
+                    rule["count"] -= 1
+                    return rule
+        return None
+
+    def _api(self, request, path, environ):
+        slow, held = self._take("slow", request), self._take("hold", request)
+        if slow or held:
+            with self._cond:
+                self.inflight += 1
+                self.fired += bool(slow)
+        try:
+            if held:
+                held["hold"].reached.set()
+                held["hold"].gate.wait(10)
+            if slow:
+                time.sleep(slow["seconds"])
+            response = self._original(request, path, environ)
+        finally:
+            if slow or held:
+                with self._cond:
+                    self.inflight -= 1
+                    self._cond.notify_all()
+        armed = self._take("arm", request)
+        if armed:
+            self.emulator.inject(**armed["fault"])
+        return response
+
+    def settle(self, timeout: float = 5.0) -> None:
+        with self._cond:
+            self._cond.wait_for(lambda: self.inflight == 0, timeout)
+
+
+class Hold:
+    """A call the emulator keeps waiting: ``reached`` is set when it arrives, ``release()`` lets it go."""
+
+    def __init__(self):
+        self.reached = threading.Event()
+        self.gate = threading.Event()
+
+    def release(self) -> None:
+        self.gate.set()
+
+    def wait(self, timeout: float = 5.0) -> None:
+        assert self.reached.wait(timeout), "the held call never came"
+
+
+def churned(emulator, project: str, region: str, service: str) -> bool:
+    """Whether the replica was deleted since the emulator's state was last reset (a delete and
+    re-create would be a second replica under the same name)."""
+    with emulator._lock:
+        return (project, region, service) in emulator.run.deleting
+
+
+def reset(emulator) -> None:
+    """Back to an empty project and zone: no services, no rules, no faults, no record, no open alert."""
+    with emulator._lock:
+        emulator.faults.clear()
+        emulator.run.stored.clear()
+        emulator.run.deleting.clear()
+        emulator.cloudflare.rulesets.clear()
+        emulator.clear_requests()
+
+
+# -- the function in-process, against the emulator -----------------------------------
+
+PROJECT, REGION, SERVICE = "switch-demo", "europe-west1", "site-replica"
+ZONE, HOST, POLICY = "0123456789abcdef0123456789abcdef", "www.example.org", "site-down"
+CF_TOKEN = "reliability-cloudflare-token-0123456789"
+BEARER = {"Authorization": "Bearer t0ken-for-tests-0123456789"}  # tests/conftest.py's TOKEN
+
+
+class InProcess:
+    """The real functions-framework app (the ``client`` fixture) pointed at the emulator."""
+
+    def __init__(self, client, emulator, home, chaos):
+        self.client, self.emulator, self.home, self.chaos = client, emulator, home, chaos
+
+    def notification(self, state: str, incident: str = "0.reliability", *, age: float = 120,
+                     ended_age: float = 1) -> dict:
+        from switch.drill import notification
+
+        now = time.time()
+        return notification(state, incident, int(now - age), int(now - ended_age) if state == "closed" else None)
+
+    def notify(self, state: str, incident: str = "0.reliability", client=None, **times):
+        return (client or self.client).post("/", json=self.notification(state, incident, **times), headers=BEARER)
+
+    def command(self, path: str, body=None, client=None):
+        return (client or self.client).post(path, json=body, headers=BEARER)
+
+    def another_client(self):
+        """A test client of its own, for a concurrent request from another thread."""
+        return self.client.application.test_client()
+
+    def state(self) -> dict:
+        return world_state(self.emulator, PROJECT, REGION, SERVICE, ZONE)
+
+    def outage(self) -> None:
+        """Home dark, the alert open."""
+        self.home.go_down()
+        self.emulator.open_alert(POLICY, PROJECT)
+
+    def recovery(self) -> None:
+        """Home back, the alert closed."""
+        self.home.come_back()
+        while self.emulator.close_alert(POLICY):
+            pass
+
+
+def start_world(ready_delay: float = 0.0):
+    from switch.emulator import Emulator, HomeSite
+
+    emulator = Emulator(ready_delay=ready_delay, delete_delay=0, cloudflare_token=CF_TOKEN).start()
+    home = HomeSite().start()
+    return emulator, home, Chaos(emulator)
+
+
+def stop_world(emulator, home, chaos) -> None:
+    chaos.reset()
+    home.stop()
+    emulator.stop()
+
+
+def configure(env, emulator, home, **more) -> None:
+    """SWITCH_* for the in-process function: the emulator's roots, Cloudflare, the alert policy, home."""
+    values = dict(RUN_ENDPOINT=emulator.url, MONITORING_ENDPOINT=emulator.url,
+                  CLOUDFLARE_ENDPOINT=emulator.cloudflare_url, CLOUDFLARE_TOKEN=CF_TOKEN, CLOUDFLARE_ZONE_ID=ZONE,
+                  CLOUDFLARE_HOST=HOST, ALERT_POLICY=POLICY, HOME_URL=home.url, PROBE_COUNT="1",
+                  PROBE_TIMEOUT_SECONDS="1", API_RETRIES="2", RETRY_BASE_SECONDS="0.01",
+                  POLL_INTERVAL_SECONDS="0.05", READY_TIMEOUT_SECONDS="10", MIN_ACTIVE_SECONDS="0")
+    values.update(more)
+    env(**values)
+
+
+def short_http_timeout(monkeypatch, seconds: float) -> None:
+    """SWITCH_HTTP_TIMEOUT_SECONDS cannot go below 1 s; a test's settings object can."""
+    import dataclasses
+
+    from switch import config
+
+    load, shortened = config.load, {}
+
+    def load_short():
+        settings = load()
+        if id(settings) not in shortened:
+            shortened.clear()
+            shortened[id(settings)] = dataclasses.replace(settings, http_timeout_seconds=seconds)
+        return shortened[id(settings)]
+
+    monkeypatch.setattr(config, "load", load_short)
+
+
+def fresh(emulator, home, chaos) -> int:
+    """A clean start for one test; returns the fault count so far (see ``faults_since``)."""
+    chaos.reset()
+    reset(emulator)
+    emulator.set_ready_delay(0)
+    home.come_back()
+    while emulator.close_alert(POLICY):
+        pass
+    return chaos.fired
+
+
+def faults_since(chaos, before: int) -> None:
+    chaos.reset()
+    count("faults", chaos.fired - before)
