@@ -202,7 +202,14 @@ class Switch:
             replica = self._activate(steps, replica, pinned=pinned, incident=incident, verify=False,
                                      on_progress=on_progress, home=home)
         except _HomeIsUp as up:
-            self._deactivate(steps, up.replica)
+            # Look again: the probe took seconds, and a manual failover may have
+            # pinned this replica meanwhile. Then it is the operator's, not ours to remove.
+            current = self._get_managed(steps)
+            if current is not None and current.pinned:
+                return self._report(steps, "none", ACTIVE, current, trigger=trigger, incident=incident_id,
+                                    reason=f"the home site answers its health check ({up.result.summary}), but a "
+                                           f"manual failover pinned the replica meanwhile; it is left in place")
+            self._deactivate(steps, current)
             return self._report(steps, "none", STANDBY, None, trigger=trigger, incident=incident_id,
                                 reason=f"the home site answers its health check ({up.result.summary}), so the alert "
                                        f"is late or partial; the replica was not given traffic and was removed "
