@@ -22,6 +22,9 @@ MAX_BODY = 64 * 1024
 # Set in the WSGI environ once the whole body (at most MAX_BODY) has been read.
 BODY_READ = "switch.body_read"
 
+# What a command route attempts, named in its log line when it fails.
+ACTIONS = {"/failover": "failover", "/failback": "failback", "/reconcile": "reconcile"}
+
 ROUTES = {
     "/": ("POST",),
     "/failover": ("POST",),
@@ -154,19 +157,25 @@ def handle(request: Request) -> Response:
 def _handle(request: Request) -> Response:
     started = time.monotonic()
     path = request.path[:200]
+    action = None
     try:
         settings = config.load()
         authenticate(request.headers.getlist("Authorization"), request.args.getlist("auth_token"), settings)
         path, _ = route(request)
+        action = ACTIONS.get(path)
         answer = dispatch(request, settings, path)
+        if path == "/status":  # the actions log their own line (failover.Switch._report, events._ignored)
+            logs.info(f"GET /status: {answer['state']}", outcome="ok", status=200,
+                      duration_ms=int((time.monotonic() - started) * 1000))
         return json_response(answer)
     except SwitchError as exc:
         severity = "ERROR" if exc.status >= 500 else "WARNING"
         logs.event(severity, f"{request.method} {path}: {exc.message}", outcome=exc.code, status=exc.status,
+                   incident=exc.details.get("incident"), action=exc.details.get("action", action),
                    duration_ms=int((time.monotonic() - started) * 1000))
         return error_response(exc)
     except Exception:  # a bug: answer without leaking internals, log the traceback
-        logs.error(f"{request.method} {path}: unexpected error", outcome="internal", status=500,
-                   traceback=traceback.format_exc(limit=20))
+        logs.error(f"{request.method} {path}: unexpected error", outcome="internal", status=500, action=action,
+                   duration_ms=int((time.monotonic() - started) * 1000), traceback=traceback.format_exc(limit=20))
         return json_response({"error": {"code": "internal",
                                          "message": "unexpected error; the function's logs have the details"}}, 500)

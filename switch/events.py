@@ -21,18 +21,21 @@ from __future__ import annotations
 import time
 
 from . import alert, logs
+from .errors import SwitchError
 
 
-def _ignored(switch, incident: alert.Incident, trigger: str, reason: str, outcome: str) -> dict:
-    logs.info(f"{trigger}: {reason}", incident=incident.id, trigger=trigger, action="none", outcome=outcome)
+def _ignored(switch, incident: alert.Incident, trigger: str, reason: str, outcome: str, started: float) -> dict:
+    logs.info(f"{trigger}: {reason}", incident=incident.id, trigger=trigger, action="none", outcome=outcome,
+              duration_ms=int((time.monotonic() - started) * 1000))
     return {"action": "none", "state": None, "changed": False, "service": switch.settings.service,
             "reason": reason, "incident": incident.id, "trigger": trigger, "steps": []}
 
 
 def handle_incident(switch, incident: alert.Incident, *, trigger: str, now: float | None = None) -> dict:
+    started = time.monotonic()
     if incident.is_test:
         return _ignored(switch, incident, trigger, "test notification from the Cloud Monitoring console; nothing done",
-                        "test")
+                        "test", started)
     now = time.time() if now is None else now
     bound = switch.settings.max_event_age_seconds
     when = incident.event_time
@@ -40,11 +43,17 @@ def handle_incident(switch, incident: alert.Incident, *, trigger: str, now: floa
         return _ignored(switch, incident, trigger,
                         f"the incident was {incident.state} {int(now - when)} s ago, longer than "
                         f"SWITCH_MAX_EVENT_AGE_SECONDS={bound}; a late redelivery is not acted on "
-                        f"(POST /reconcile converges on what is true now)", "stale")
-    if incident.state == alert.OPEN:
-        return switch.failover(incident=incident, trigger=trigger,
-                               check_home=not switch.settings.trust_alerts).to_dict()
-    return switch.failback(incident=incident, automatic=True, trigger=trigger).to_dict()
+                        f"(POST /reconcile converges on what is true now)", "stale", started)
+    try:
+        if incident.state == alert.OPEN:
+            return switch.failover(incident=incident, trigger=trigger,
+                                   check_home=not switch.settings.trust_alerts).to_dict()
+        return switch.failback(incident=incident, automatic=True, trigger=trigger).to_dict()
+    except SwitchError as exc:
+        # Whoever logs the failure (app.py, handle_pubsub) names what failed.
+        exc.details.setdefault("incident", incident.id)
+        exc.details.setdefault("action", "failover" if incident.state == alert.OPEN else "failback")
+        raise
 
 
 def handle_notification(switch, body: bytes, *, trigger: str) -> dict:
@@ -60,22 +69,27 @@ def handle_pubsub(data) -> dict | None:
     """
     from . import config
     from .app import controller
-    from .errors import BadRequest, SwitchError, UpstreamError
+    from .errors import BadRequest, UpstreamError
 
+    started = time.monotonic()
     message = data.get("message") if isinstance(data, dict) else None
     message_id = (message or {}).get("messageId") if isinstance(message, dict) else None
+
+    def fields(exc: SwitchError) -> dict:
+        return dict(outcome=exc.code, message_id=message_id, incident=exc.details.get("incident"),
+                    action=exc.details.get("action"), duration_ms=int((time.monotonic() - started) * 1000))
+
     try:
         incident = alert.from_pubsub_message(message)
         settings = config.load()
         return handle_incident(controller(settings), incident, trigger="pubsub")
     except UpstreamError as exc:
         if exc.retryable:
-            logs.warning(f"pubsub: {exc.message}; Pub/Sub will redeliver", outcome=exc.code, message_id=message_id)
+            logs.warning(f"pubsub: {exc.message}; Pub/Sub will redeliver", **fields(exc))
             raise
-        logs.error(f"pubsub: {exc.message}; acknowledged without retry", outcome=exc.code, message_id=message_id)
+        logs.error(f"pubsub: {exc.message}; acknowledged without retry", **fields(exc))
     except BadRequest as exc:
-        logs.error(f"pubsub: not a Cloud Monitoring notification ({exc.message}); acknowledged",
-                   outcome=exc.code, message_id=message_id)
+        logs.error(f"pubsub: not a Cloud Monitoring notification ({exc.message}); acknowledged", **fields(exc))
     except SwitchError as exc:
-        logs.error(f"pubsub: {exc.message}; acknowledged without retry", outcome=exc.code, message_id=message_id)
+        logs.error(f"pubsub: {exc.message}; acknowledged without retry", **fields(exc))
     return None
