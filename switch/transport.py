@@ -28,6 +28,7 @@ from typing import Callable
 import httplib2
 import requests
 
+from . import logs
 from .config import Settings, is_loopback_url
 from .errors import ConfigError, UpstreamError
 
@@ -193,9 +194,11 @@ def execute(request, *, label: str, api: str, what: str, retries: int, base: flo
                 delay = min(float(exc.resp.get("retry-after", "")), RETRY_AFTER_CAP)
             except (TypeError, ValueError):
                 delay = None
+            why = f"HTTP {code}"
         except (socket.timeout, ConnectionError, OSError) as exc:
             if attempt == retries:
                 raise UpstreamError(f"{label} {what}: {exc}", api=api, retryable=True) from exc
+            why = type(exc).__name__
         except auth_errors.DefaultCredentialsError as exc:
             raise ConfigError("GOOGLE_APPLICATION_CREDENTIALS",
                               "no Google credentials found; on Google Cloud give the function a service account, "
@@ -204,5 +207,7 @@ def execute(request, *, label: str, api: str, what: str, retries: int, base: flo
         except auth_errors.GoogleAuthError as exc:
             raise UpstreamError(f"{label} {what}: Google credentials failed: {exc}", api=api,
                                 retryable=True) from exc
-        sleep(delay if delay is not None else backoff(attempt, base))
+        delay = delay if delay is not None else backoff(attempt, base)
+        logs.warning(f"{label} {what}: {why}; retry {attempt + 1} of {retries} in {delay:.2f} s", api=api)
+        sleep(delay)
     raise AssertionError("unreachable")  # pragma: no cover

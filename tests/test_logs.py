@@ -7,6 +7,7 @@ The contract:
   carrying its ``outcome`` and ``duration_ms``; when it carried a
   notification, that line names the ``incident``, and when an action was
   decided or attempted, the ``action``, on failure as on success;
+- retries against an API are events too, written the same way;
 - no line carries a secret (tests/test_credentials.py reads every path for that).
 """
 
@@ -130,6 +131,19 @@ def test_a_refused_request_is_one_warning_without_the_request(fn, capsys):
     assert answer.status_code == 401
     assert (line["severity"], line["outcome"], line["status"]) == ("WARNING", "unauthorized", 401)
     assert "0.x" not in json.dumps(line) and "incident" not in line  # the body was never read
+
+
+def test_an_api_retry_is_a_json_line_before_the_closing_one(fn, capsys):
+    fn.outage()
+    fn.emulator.inject(status=503, count=1, method="PUT", contains="/rulesets/phases/")
+
+    answer = fn.notify("open", "0.logs-retry")
+
+    records = lines(capsys)
+    line = final(records)
+    assert answer.status_code == 200 and line["action"] == "failover"
+    retries = [r for r in records if r is not line]
+    assert [r["severity"] for r in retries] == ["WARNING"] and "503" in retries[0]["message"]
 
 
 def pubsub_post(fn, note: dict | bytes):

@@ -21,6 +21,7 @@ from urllib.parse import quote, urlsplit
 
 import requests
 
+from .. import logs
 from ..config import is_loopback_url
 from ..errors import UpstreamError
 from . import TrafficState
@@ -322,8 +323,8 @@ class CloudflareRouter:
                         f"Cloudflare: could not reach the API while {doing}: {type(exc).__name__}: {exc}; "
                         f"gave up after {attempts} attempts"), api="cloudflare", retryable=True) from None
                 delay = self._backoff(attempt)
-                log.warning("Cloudflare: %s %s failed (%s); retry %d of %d in %.1f s",
-                            method, path, type(exc).__name__, attempt, self.retries, delay)
+                logs.warning(f"Cloudflare: {method} {path} failed ({type(exc).__name__}); "
+                             f"retry {attempt} of {self.retries} in {delay:.2f} s", api="cloudflare")
                 self._sleep(delay)
                 continue
             envelope = _envelope(response)
@@ -337,8 +338,8 @@ class CloudflareRouter:
             if retryable and not last:
                 delay = _retry_after(response)
                 delay = self._backoff(attempt) if delay is None else delay
-                log.warning("Cloudflare: %s %s answered HTTP %d; retry %d of %d in %.1f s",
-                            method, path, status, attempt, self.retries, delay)
+                logs.warning(f"Cloudflare: {method} {path} answered HTTP {status}; "
+                             f"retry {attempt} of {self.retries} in {delay:.2f} s", api="cloudflare")
                 self._sleep(delay)
                 continue
             raise self._error(response, envelope, doing, retryable, attempts if retryable else None)
