@@ -12,7 +12,7 @@ import threading
 import time
 
 _lock = threading.Lock()
-figures = {"hostile": 0, "faults": 0, "states": 0, "unexpected_5xx": 0}
+figures = {"hostile": 0, "load": 0, "faults": 0, "states": 0, "unexpected_5xx": 0}
 
 # Answers the function documents for the HTTP entry point (README "Answers").
 DOCUMENTED = {200, 400, 401, 404, 405, 409, 413, 500, 502}
@@ -35,8 +35,9 @@ def summary() -> str | None:
         f = dict(figures)
     if not any(f.values()):
         return None
-    return (f"reliability: {f['hostile']} hostile requests tried, {f['faults']} faults injected, "
-            f"{f['states']} final states checked, {f['unexpected_5xx']} unexpected 5xx")
+    return (f"reliability: {f['hostile']} hostile requests tried, {f['load']} concurrent requests, "
+            f"{f['faults']} faults injected, {f['states']} final states checked, "
+            f"{f['unexpected_5xx']} unexpected 5xx")
 
 
 # -- the state checks ------------------------------------------------------------
