@@ -35,7 +35,7 @@ from tests.conftest import BEARER, PASSWORD, ROOT, TOKEN, USER, basic_header, no
 
 CORPUS = Path(__file__).resolve().parent / "corpus"
 ROUTES = {"/": "POST", "/failover": "POST", "/failback": "POST", "/reconcile": "POST", "/status": "GET"}
-FUZZ = settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
+FUZZ = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
                                                                         HealthCheck.too_slow])
 # werkzeug's routing in functions-framework merges doubled slashes with a 308 to the same path on
 # the same host, before switch runs: no credentials checked, nothing done, so it counts as refused.

@@ -31,7 +31,7 @@ FAULT_RATE = 0.05
 
 @pytest.fixture(scope="module")
 def world():
-    emulator, home, chaos = reliability.start_world(ready_delay=0.1)
+    emulator, home, chaos = reliability.start_world(ready_delay=0.05)
     function = Function({
         "SWITCH_PROJECT": PROJECT, "SWITCH_REGION": REGION, "SWITCH_SERVICE": SERVICE,
         "SWITCH_IMAGE": "europe-west1-docker.pkg.dev/switch-demo/site/www:1", "SWITCH_TOKEN": TOKEN,
