@@ -8,10 +8,12 @@ Round one, home dark and the alert open: opens, closes (refused: home is
 down), status, reconcile, manual failovers and failbacks, strangers and bad
 bodies; then one more open. Round two, home back and the alert closed: the
 same mix with forced failbacks instead of manual failovers; then one close.
+Everything the process wrote meanwhile is JSON lines without a secret.
 """
 
 from __future__ import annotations
 
+import json
 import random
 import time
 from collections import Counter
@@ -89,6 +91,16 @@ def burst(function: Function, mix: dict[str, int], seed: int) -> Counter:
     return statuses
 
 
+def only_json_lines_without_secrets(function: Function) -> None:
+    """What Cloud Logging reads from the process (stdout and stderr): JSON lines, no secret."""
+    output = list(function.log)
+    assert len(output) >= 50  # one line per request at least
+    for raw in output:
+        line = json.loads(raw)
+        assert line["severity"] in ("INFO", "WARNING", "ERROR") and line["message"], raw
+        assert TOKEN not in raw and CF_TOKEN not in raw
+
+
 def faults_fired(emulator) -> int:
     return len([r for r in emulator.calls() if r.status in (0, 503)])
 
@@ -111,6 +123,7 @@ def test_fifty_mixed_requests_during_an_outage_then_an_open_leave_one_replica(wo
     state = reliability.world_state(emulator, PROJECT, REGION, SERVICE, ZONE)
     reliability.check_final(state, "active")
     assert statuses[200] >= 30, statuses
+    only_json_lines_without_secrets(function)
 
 
 def test_fifty_mixed_requests_after_recovery_then_a_close_leave_none(world):
@@ -132,3 +145,5 @@ def test_fifty_mixed_requests_after_recovery_then_a_close_leave_none(world):
     state = reliability.world_state(emulator, PROJECT, REGION, SERVICE, ZONE)
     reliability.check_final(state, "standby")
     assert statuses[200] >= 30, statuses
+    only_json_lines_without_secrets(function)
+
