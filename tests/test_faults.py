@@ -33,6 +33,8 @@ STEPS = {
     "public": dict(path=r":setIamPolicy$", method="POST"),
     "traffic on": dict(path=r"/rulesets/phases/.*/entrypoint$", method="PUT"),
     "verify": dict(path=SERVICE_PATH, method="GET", after=(r"/rulesets/phases/.*/entrypoint$", "PUT")),
+    # the same, in a zone that already has someone else's redirect rule: switch adds its own
+    "rule added": dict(path=r"/rulesets/[0-9a-f]+/rules$", method="POST", foreign=True),
     # failback, from active with home back and the alert closed
     "traffic off": dict(path=r"/rulesets/[0-9a-f]+/rules/[0-9a-f]+$", method="PATCH"),
     "delete": dict(path=SERVICE_PATH, method="DELETE"),
@@ -40,7 +42,7 @@ STEPS = {
     # an open notification while home is healthy: the replica made for it is removed again
     "cleanup delete": dict(path=SERVICE_PATH, method="DELETE"),
 }
-FAILOVER = ("create", "ready", "public", "traffic on", "verify")
+FAILOVER = ("create", "ready", "public", "traffic on", "verify", "rule added")
 FAILBACK = ("traffic off", "delete", "post-check")
 KINDS = ("429", "5xx", "timeout", "reset", "after")
 
@@ -118,11 +120,37 @@ def converge(fn: reliability.InProcess, state: str, expect: str, index: int) -> 
         reliability.check_final(fn.state(), expect)
 
 
+FOREIGN = {"ref": "old_blog", "description": "not switch's", "expression": '(http.request.uri.path eq "/blog")',
+           "action": "redirect", "action_parameters": {"from_value": {
+               "target_url": {"value": "https://blog.example.org"}, "status_code": 301}}}
+
+
+def add_foreign_rule(fn) -> None:
+    import requests
+
+    from tests.reliability import CF_TOKEN, ZONE
+
+    answer = requests.put(f"{fn.emulator.cloudflare_url}zones/{ZONE}/rulesets/phases/http_request_dynamic_redirect/"
+                          "entrypoint", json={"rules": [FOREIGN]}, headers={"Authorization": f"Bearer {CF_TOKEN}"},
+                          timeout=5)
+    assert answer.status_code == 200
+    fn.emulator.clear_requests()
+
+
+def foreign_rule_intact(fn) -> bool:
+    from tests.reliability import ZONE
+
+    rules = [r for r in fn.emulator.redirect_rules(ZONE) if r["ref"] == "old_blog"]
+    return len(rules) == 1 and all(rules[0][k] == v for k, v in FOREIGN.items() if k != "action_parameters")
+
+
 @pytest.mark.parametrize("step,kind", [c for c in CASES if c[0] in FAILOVER], ids=[f"{s}-{k}" for s, k in CASES
                                                                                   if s in FAILOVER])
 def test_a_failed_failover_step_converges_on_the_next_event(fn, step, kind):
     index = CASES.index((step, kind))
     fn.outage()
+    if STEPS[step].get("foreign"):
+        add_foreign_rule(fn)
     inject(fn, step, kind)
 
     first = fn.notify("open")
@@ -133,6 +161,8 @@ def test_a_failed_failover_step_converges_on_the_next_event(fn, step, kind):
     fn.chaos.reset()
     converge(fn, "open", "active", index)
     assert not reliability.churned(fn.emulator, PROJECT, REGION, SERVICE), "the replica was deleted and made again"
+    if STEPS[step].get("foreign"):
+        assert foreign_rule_intact(fn)
 
 
 @pytest.mark.parametrize("step,kind", [c for c in CASES if c[0] in FAILBACK], ids=[f"{s}-{k}" for s, k in CASES
@@ -169,3 +199,20 @@ def test_a_failed_cleanup_after_a_late_open_never_sends_visitors_to_the_replica(
     assert not state["redirect"] and not state["public"]
     fn.chaos.reset()
     converge(fn, "open", "standby", 0)  # the open again first: that is the case in question
+
+
+@pytest.mark.parametrize("kind", ["5xx", "reset"])
+def test_a_reconcile_that_cannot_read_the_alerts_converges_on_the_next_one(fn, kind):
+    """A lost open notification: the alert is open, no replica. Reconcile reads the alert to know."""
+    fn.outage()
+    fault = {"count": RETRIES + 1, "method": "GET", "contains": "/alerts"}
+    fn.emulator.inject(**(dict(fault, kind="reset") if kind == "reset" else dict(fault, status=503)))
+
+    first = fn.command("/reconcile")
+
+    assert first.status_code == 502
+    reliability.check_safe(fn.state())
+    assert not fn.state()["replica"]
+    fn.chaos.reset()
+    assert fn.command("/reconcile").status_code == 200
+    reliability.check_final(fn.state(), "active")
