@@ -29,7 +29,9 @@ SERVICE_PATH = rf"/locations/{REGION}/services/{SERVICE}$"
 STEPS = {
     # failover, from standby with home dark and the alert open
     "create": dict(path=rf"/locations/{REGION}/services$", method="POST"),
-    "ready": dict(path=SERVICE_PATH, method="GET", after=(rf"/locations/{REGION}/services$", "POST")),
+    # (the replica takes 50 ms to be ready, so the create is followed by readiness polls, not IAM)
+    "ready": dict(path=SERVICE_PATH, method="GET", after=(rf"/locations/{REGION}/services$", "POST"),
+                  ready_delay=0.05),
     "public": dict(path=r":setIamPolicy$", method="POST"),
     "traffic on": dict(path=r"/rulesets/phases/.*/entrypoint$", method="PUT"),
     "verify": dict(path=SERVICE_PATH, method="GET", after=(r"/rulesets/phases/.*/entrypoint$", "PUT")),
@@ -151,12 +153,16 @@ def test_a_failed_failover_step_converges_on_the_next_event(fn, step, kind):
     fn.outage()
     if STEPS[step].get("foreign"):
         add_foreign_rule(fn)
+    fn.emulator.set_ready_delay(STEPS[step].get("ready_delay", 0))
     inject(fn, step, kind)
 
     first = fn.notify("open")
 
     fn.chaos.settle()
     assert first.status_code in (200, 502), first.get_data(as_text=True)
+    if first.status_code == 502 and step in ("create", "ready", "public"):
+        assert f"Cloud Run {'create' if step == 'create' else 'get' if step == 'ready' else 'setIamPolicy'}" \
+            in first.get_json()["error"]["message"]  # the fault hit the step it was meant for
     reliability.check_safe(fn.state())
     fn.chaos.reset()
     converge(fn, "open", "active", index)
