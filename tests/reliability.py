@@ -303,22 +303,22 @@ def configure(env, emulator, home, **more) -> None:
     env(**values)
 
 
-def short_http_timeout(monkeypatch, seconds: float) -> None:
-    """SWITCH_HTTP_TIMEOUT_SECONDS cannot go below 1 s; a test's settings object can."""
+def patch_settings(monkeypatch, **changes) -> None:
+    """Settings below what SWITCH_* allows (an HTTP timeout under 1 s, say), on the settings object."""
     import dataclasses
 
     from switch import config
 
-    load, shortened = config.load, {}
+    load, patched = config.load, {}
 
-    def load_short():
+    def load_patched():
         settings = load()
-        if id(settings) not in shortened:
-            shortened.clear()
-            shortened[id(settings)] = dataclasses.replace(settings, http_timeout_seconds=seconds)
-        return shortened[id(settings)]
+        if id(settings) not in patched:
+            patched.clear()
+            patched[id(settings)] = dataclasses.replace(settings, **changes)
+        return patched[id(settings)]
 
-    monkeypatch.setattr(config, "load", load_short)
+    monkeypatch.setattr(config, "load", load_patched)
 
 
 def fresh(emulator, home, chaos) -> int:

@@ -17,10 +17,14 @@ means the retry meets a 409 for the service it just made.
 
 from __future__ import annotations
 
+import re
+import time
+
 import pytest
+import requests
 
 from tests import reliability
-from tests.reliability import PROJECT, REGION, SERVICE
+from tests.reliability import CF_TOKEN, PROJECT, REGION, SERVICE, ZONE
 
 HTTP_TIMEOUT = 0.1  # seconds; below the 1 s SWITCH_HTTP_TIMEOUT_SECONDS allows, so set on the settings object
 RETRIES = 1  # each call is tried twice: a fault that fires twice makes the step fail
@@ -60,7 +64,7 @@ def world():
 def fn(world, env, client, monkeypatch):
     emulator, home, chaos = world
     reliability.configure(env, emulator, home, API_RETRIES=str(RETRIES))
-    reliability.short_http_timeout(monkeypatch, HTTP_TIMEOUT)
+    reliability.patch_settings(monkeypatch, http_timeout_seconds=HTTP_TIMEOUT)
     before = reliability.fresh(emulator, home, chaos)
     yield reliability.InProcess(client, emulator, home, chaos)
     reliability.faults_since(chaos, before)
@@ -95,8 +99,6 @@ def inject(fn: reliability.InProcess, step: str, kind: str) -> None:
 
 def _literal(pattern: str) -> str:
     """The longest literal run of a simple regex, for Emulator.inject(contains=...)."""
-    import re
-
     parts = re.split(r"\[[^\]]*\]\+|\.\*|\$|\\", pattern)
     return max(parts, key=len)
 
@@ -128,10 +130,6 @@ FOREIGN = {"ref": "old_blog", "description": "not switch's", "expression": '(htt
 
 
 def add_foreign_rule(fn) -> None:
-    import requests
-
-    from tests.reliability import CF_TOKEN, ZONE
-
     answer = requests.put(f"{fn.emulator.cloudflare_url}zones/{ZONE}/rulesets/phases/http_request_dynamic_redirect/"
                           "entrypoint", json={"rules": [FOREIGN]}, headers={"Authorization": f"Bearer {CF_TOKEN}"},
                           timeout=5)
@@ -140,8 +138,6 @@ def add_foreign_rule(fn) -> None:
 
 
 def foreign_rule_intact(fn) -> bool:
-    from tests.reliability import ZONE
-
     rules = [r for r in fn.emulator.redirect_rules(ZONE) if r["ref"] == "old_blog"]
     return len(rules) == 1 and all(rules[0][k] == v for k, v in FOREIGN.items() if k != "action_parameters")
 
@@ -222,3 +218,33 @@ def test_a_reconcile_that_cannot_read_the_alerts_converges_on_the_next_one(fn, k
     fn.chaos.reset()
     assert fn.command("/reconcile").status_code == 200
     reliability.check_final(fn.state(), "active")
+
+
+def test_a_replica_not_ready_in_time_is_waited_for_by_the_next_event(fn, monkeypatch):
+    reliability.patch_settings(monkeypatch, http_timeout_seconds=HTTP_TIMEOUT, ready_timeout_seconds=0.1)
+    fn.outage()
+    fn.emulator.set_ready_delay(0.4)
+
+    first = fn.notify("open")
+
+    assert first.status_code == 502 and first.get_json()["error"]["code"] == "replica_timeout"
+    reliability.check_safe(fn.state())
+    assert not fn.state()["redirect"]
+    deadline = time.monotonic() + 2  # the next notification comes later: by then the revision is ready
+    while not fn.state()["ready"] and time.monotonic() < deadline:
+        time.sleep(0.02)
+    converge(fn, "open", "active", 0)
+    assert not reliability.churned(fn.emulator, PROJECT, REGION, SERVICE)
+
+
+def test_a_failed_revision_never_gets_visitors_however_often_it_is_asked(fn, env):
+    env(IMAGE="europe-west1-docker.pkg.dev/switch-demo/site/fail:1")  # the emulator fails images named so
+    fn.outage()
+
+    answers = [fn.notify("open"), fn.notify("open"), fn.command("/reconcile")]
+
+    assert [(a.status_code, a.get_json()["error"]["code"]) for a in answers] == [(502, "replica_failed")] * 3
+    state = fn.state()
+    reliability.check_safe(state)
+    assert state["replica"] and not state["public"] and not state["redirect"]
+    reliability.count("states")
