@@ -180,3 +180,13 @@ def pytest_terminal_summary(terminalreporter):
     if line:
         terminalreporter.write_sep("-", "reliability")
         terminalreporter.write_line(line)
+
+
+@pytest.fixture(scope="module")
+def world():
+    """The emulator, a home site and a fault injector, shared by one test module (tests/reliability.py)."""
+    from tests import reliability
+
+    world = reliability.start_world()
+    yield world
+    reliability.stop_world(*world)

@@ -53,13 +53,6 @@ FAILBACK = ("traffic off", "delete", "post-check")
 KINDS = ("429", "5xx", "timeout", "reset", "after")
 
 
-@pytest.fixture(scope="module")
-def world():
-    world = reliability.start_world()
-    yield world
-    reliability.stop_world(*world)
-
-
 @pytest.fixture
 def fn(world, env, client, monkeypatch):
     emulator, home, chaos = world

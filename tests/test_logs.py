@@ -26,13 +26,6 @@ SEVERITIES = {"DEFAULT", "DEBUG", "INFO", "NOTICE", "WARNING", "ERROR", "CRITICA
 SERVICE_PATH = rf"/locations/{REGION}/services/{SERVICE}$"
 
 
-@pytest.fixture(scope="module")
-def world():
-    world = reliability.start_world()
-    yield world
-    reliability.stop_world(*world)
-
-
 @pytest.fixture
 def fn(world, env, client):
     emulator, home, chaos = world

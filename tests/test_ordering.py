@@ -34,13 +34,6 @@ SERVICE_PATH = rf"/locations/{REGION}/services/{SERVICE}$"
 ENTRYPOINT = r"/rulesets/phases/.*/entrypoint$"
 
 
-@pytest.fixture(scope="module")
-def world():
-    world = reliability.start_world()
-    yield world
-    reliability.stop_world(*world)
-
-
 @pytest.fixture
 def fn(world, env, client):
     emulator, home, chaos = world
