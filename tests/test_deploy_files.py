@@ -194,17 +194,13 @@ def test_package_leaves_out_everything_but_the_function(serverless):
 
 
 def readme_test_command() -> list[str]:
-    readme = ROOT / "README.md"
-    if not readme.exists():
-        pytest.skip("README.md does not exist yet")
-    text = readme.read_text()
-    heading = re.search(r"^#+ .*Test.*$", text, re.MULTILINE)
-    if not heading:
-        pytest.skip("README.md has no heading containing 'Test' yet")
+    """The command under the README's "Run the tests" heading: what CI and Drone must run."""
+    text = (ROOT / "README.md").read_text()
+    heading = re.search(r"^#+ .*\btests\b.*$", text, re.MULTILINE | re.IGNORECASE)
+    assert heading, "README.md needs a heading about running the tests"
     block = re.compile(r"^```(?:sh|bash|shell|console)\s*\n(.*?)^```", re.MULTILINE | re.DOTALL)
     found = block.search(text, heading.end())
-    if not found:
-        pytest.skip("README.md has no ```sh block under its Test heading yet")
+    assert found, "README.md needs a ```sh block under its tests heading"
     lines = [line.strip().removeprefix("$ ") for line in found.group(1).splitlines()]
     return [line for line in lines if line and not line.startswith("#")]
 
@@ -254,3 +250,19 @@ def test_drone_file_matches_the_drone_schema(drone):
             return max([e, *map(deepest, e.context)], key=lambda x: len(x.absolute_path))
         error = deepest(error)
         pytest.fail(f".drone.yml at {list(error.absolute_path)}: {error.message[:300]}")
+
+
+def readme_drill_command() -> list[str]:
+    text = (ROOT / "README.md").read_text()
+    heading = re.search(r"^#+ .*\bdrill\b.*$", text, re.MULTILINE | re.IGNORECASE)
+    assert heading, "README.md needs a heading about the drill"
+    found = re.compile(r"^```sh\s*\n(.*?)^```", re.MULTILINE | re.DOTALL).search(text, heading.end())
+    assert found, "README.md needs a ```sh block under its drill heading"
+    return [line.strip() for line in found.group(1).splitlines() if line.strip()]
+
+
+def test_ci_runs_the_readmes_two_commands_as_written():
+    ci = (ROOT / ".ci" / "run").read_text().splitlines()
+
+    for command in readme_drill_command() + readme_test_command():
+        assert command in ci, f".ci/run does not run the README's command: {command}"
