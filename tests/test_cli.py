@@ -95,3 +95,19 @@ def test_the_drill_passes_and_says_so():
     assert result.returncode == 0, result.stdout[-2000:]
     assert "verdict: PASS" in result.stdout
     assert "✗" not in result.stdout
+
+
+def test_the_live_drill_makes_a_throwaway_replica_checks_it_and_deletes_it(emulator):
+    # --live talks to whatever SWITCH_RUN_ENDPOINT names; here the emulator stands in for the project.
+    emulator.clear_requests()
+
+    result = run("drill", "--live", env=cloud(emulator), timeout=90)
+
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    assert "site-replica-drill" in result.stdout and "verdict: PASS" in result.stdout
+    created = [r for r in emulator.calls("POST") if r.path.endswith("/services")]
+    assert created and created[-1].json["metadata"]["name"] == "site-replica-drill"
+    assert emulator.calls("DELETE", "/services/site-replica-drill")
+    touched = {r.path.rsplit("/services/", 1)[-1].split(":")[0] for r in emulator.calls() if "/services/" in r.path}
+    assert touched == {"site-replica-drill"}  # the real replica's name is never touched
+    assert "site-replica-drill" not in emulator.services("switch-demo", "europe-west1")
