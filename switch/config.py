@@ -37,6 +37,8 @@ MIN_TOKEN_LENGTH = 16
 DEFAULT_CLOUDFLARE_ENDPOINT = "https://api.cloudflare.com/client/v4/"
 DEFAULT_MONITORING_ENDPOINT = "https://monitoring.googleapis.com/"
 DEFAULT_SCHEDULER_ENDPOINT = "https://cloudscheduler.googleapis.com/"
+DEFAULT_PUBSUB_ENDPOINT = "https://pubsub.googleapis.com/"
+DEFAULT_RESOURCEMANAGER_ENDPOINT = "https://cloudresourcemanager.googleapis.com/"
 
 
 @dataclass(frozen=True)
@@ -80,6 +82,8 @@ class Settings:
     alert_policy: str | None = None
     monitoring_endpoint: str = DEFAULT_MONITORING_ENDPOINT
     scheduler_endpoint: str = DEFAULT_SCHEDULER_ENDPOINT
+    pubsub_endpoint: str = DEFAULT_PUBSUB_ENDPOINT
+    resourcemanager_endpoint: str = DEFAULT_RESOURCEMANAGER_ENDPOINT
     # event ordering
     trust_alerts: bool = False
     max_event_age_seconds: int = 6 * 3600
@@ -301,6 +305,8 @@ def from_env(environ: Mapping[str, str] | None = None) -> Settings:
         alert_policy=r.text("ALERT_POLICY"),
         monitoring_endpoint=r.url("MONITORING_ENDPOINT", DEFAULT_MONITORING_ENDPOINT),
         scheduler_endpoint=r.url("SCHEDULER_ENDPOINT", DEFAULT_SCHEDULER_ENDPOINT),
+        pubsub_endpoint=r.url("PUBSUB_ENDPOINT", DEFAULT_PUBSUB_ENDPOINT),
+        resourcemanager_endpoint=r.url("RESOURCEMANAGER_ENDPOINT", DEFAULT_RESOURCEMANAGER_ENDPOINT),
         trust_alerts=r.boolean("TRUST_ALERTS", False),
         max_event_age_seconds=r.integer("MAX_EVENT_AGE_SECONDS", 6 * 3600, minimum=60),
     )

@@ -63,7 +63,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import os
 import re
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable
@@ -99,8 +98,6 @@ JOB_MARKER = "managed-by: switch"
 
 PUBLISHER_ROLE = "roles/pubsub.publisher"
 NOTIFICATION_AGENT = "service-{number}@gcp-sa-monitoring-notification.iam.gserviceaccount.com"
-DEFAULT_PUBSUB_ENDPOINT = "https://pubsub.googleapis.com/"
-DEFAULT_RESOURCEMANAGER_ENDPOINT = "https://cloudresourcemanager.googleapis.com/"
 
 CHANNEL = "notification channel"
 CHECK = "uptime check"
@@ -131,8 +128,6 @@ class SetupOptions:
     scheduler_region: str | None = None
     service_account: str | None = None
     project_number: str | None = None
-    pubsub_endpoint: str = DEFAULT_PUBSUB_ENDPOINT
-    resourcemanager_endpoint: str = DEFAULT_RESOURCEMANAGER_ENDPOINT
 
 
 @dataclass(frozen=True)
@@ -184,15 +179,6 @@ class _Target:
     path: str
     duration: int
     scheduler_region: str
-
-
-def _endpoint(value: str, option: str) -> str:
-    parts = urlsplit(value)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise ConfigError(option, f"{value!r} is not an http(s) URL")
-    if parts.scheme == "http" and not is_loopback_url(value):
-        raise ConfigError(option, f"{value!r} uses plain http; only a loopback emulator may")
-    return value if value.endswith("/") else value + "/"
 
 
 def _function_url(value: str) -> str:
@@ -272,8 +258,6 @@ def resolve(settings: Settings, options: SetupOptions) -> _Target:
                               "Authorization header, so the job sends SWITCH_TOKEN as ?auth_token=")
     if options.project_number is not None and not str(options.project_number).isdigit():
         raise ConfigError("--project-number", f"{options.project_number!r} is not a project number (digits only)")
-    _endpoint(options.pubsub_endpoint, "SWITCH_PUBSUB_ENDPOINT")
-    _endpoint(options.resourcemanager_endpoint, "SWITCH_RESOURCEMANAGER_ENDPOINT")
 
     return _Target(
         project=settings.project,
@@ -589,13 +573,11 @@ class _Google:
 
     @property
     def topics(self):
-        endpoint = _endpoint(self.options.pubsub_endpoint, "SWITCH_PUBSUB_ENDPOINT")
-        return self._client("pubsub", "v1", endpoint).projects().topics()
+        return self._client("pubsub", "v1", self.settings.pubsub_endpoint).projects().topics()
 
     @property
     def projects(self):
-        endpoint = _endpoint(self.options.resourcemanager_endpoint, "SWITCH_RESOURCEMANAGER_ENDPOINT")
-        return self._client("cloudresourcemanager", "v1", endpoint).projects()
+        return self._client("cloudresourcemanager", "v1", self.settings.resourcemanager_endpoint).projects()
 
     def call(self, request, api: str, what: str):
         """One API call with switch's retries; every failure becomes a SwitchError."""
@@ -1168,13 +1150,6 @@ def add_arguments(parser, command: str = "setup") -> None:
                                  "function) and SWITCH_TOKEN as ?auth_token=")
         parser.add_argument("--project-number", metavar="NUMBER",
                             help="the project's number, for the Pub/Sub grant (else asked of Resource Manager)")
-        parser.add_argument("--pubsub-endpoint", metavar="URL",
-                            default=os.environ.get("SWITCH_PUBSUB_ENDPOINT") or DEFAULT_PUBSUB_ENDPOINT,
-                            help="Pub/Sub API root (default: SWITCH_PUBSUB_ENDPOINT or %(default)s)")
-        parser.add_argument("--resourcemanager-endpoint", metavar="URL",
-                            default=(os.environ.get("SWITCH_RESOURCEMANAGER_ENDPOINT")
-                                     or DEFAULT_RESOURCEMANAGER_ENDPOINT),
-                            help="Resource Manager API root (default: SWITCH_RESOURCEMANAGER_ENDPOINT or %(default)s)")
     parser.add_argument("--scheduler-region", metavar="REGION",
                         help="Cloud Scheduler region of the reconcile job (default: SWITCH_REGION)")
 
@@ -1194,9 +1169,6 @@ def options_from_args(args) -> SetupOptions:
         scheduler_region=get("scheduler_region"),
         service_account=get("service_account"),
         project_number=get("project_number"),
-        pubsub_endpoint=get("pubsub_endpoint", os.environ.get("SWITCH_PUBSUB_ENDPOINT") or DEFAULT_PUBSUB_ENDPOINT),
-        resourcemanager_endpoint=get("resourcemanager_endpoint", os.environ.get("SWITCH_RESOURCEMANAGER_ENDPOINT")
-                                     or DEFAULT_RESOURCEMANAGER_ENDPOINT),
     )
 
 

@@ -61,9 +61,7 @@ def settings_with(env, **values) -> config.Settings:
 
 
 def options(emu, **values) -> SetupOptions:
-    # The CLI reads these two from SWITCH_PUBSUB_ENDPOINT / SWITCH_RESOURCEMANAGER_ENDPOINT; the library takes them.
-    return SetupOptions(**{"function_url": FUNCTION_URL, "pubsub_endpoint": emu.url,
-                           "resourcemanager_endpoint": emu.url, **values})
+    return SetupOptions(**{"function_url": FUNCTION_URL, **values})
 
 
 def run_setup(emu, settings=None, dry_run: bool = False, **values) -> tuple[list, list[str]]:
