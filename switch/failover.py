@@ -29,8 +29,8 @@ from typing import Callable
 
 from . import logs
 from .alert import Incident
-from .cloudrun import ACTIVATED_AT, PINNED, CloudRunService, DomainMappings, Replica, service_body
-from .errors import NotManaged, SwitchError, UpstreamError
+from .cloudrun import PINNED, CloudRunService, DomainMappings, Replica, service_body
+from .errors import NotManaged, UpstreamError
 from .probe import ProbeResult, answers_publicly, probe as probe_home
 
 ACTIVE = "active"
@@ -488,11 +488,3 @@ def _background(function, *args, **kwargs) -> Future:
 
     threading.Thread(target=run, daemon=True, name="switch-home-probe").start()
     return future
-
-
-def decide(incident: Incident) -> str:
-    """The desired state an incident asks for."""
-    return ACTIVE if incident.state == "open" else STANDBY
-
-
-__all__ = ["Switch", "Report", "Step", "ACTIVE", "STANDBY", "SwitchError", "ACTIVATED_AT", "decide"]

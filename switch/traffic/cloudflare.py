@@ -14,7 +14,6 @@ seconds of import time on a cold start. See reference/cloudflare.md.
 from __future__ import annotations
 
 import email.utils
-import logging
 import re
 import time
 from urllib.parse import quote, urlsplit
@@ -25,8 +24,6 @@ from .. import logs
 from ..config import is_loopback_url
 from ..errors import UpstreamError
 from . import TrafficState
-
-log = logging.getLogger(__name__)
 
 PHASE = "http_request_dynamic_redirect"
 # Cloudflare's answer to GET on an entry point ruleset that was never created.
@@ -218,13 +215,11 @@ class CloudflareRouter:
         if ruleset is None:
             # Only safe because there is no entry point: PUT replaces every rule.
             self._call("PUT", self._entrypoint_path(), {"rules": [desired]}, "creating the redirect rules")
-            log.info("Cloudflare: created the redirect entry point with %s -> %s", self.REF, url)
             return True
         ours = self._ours(ruleset)
         if ours is None:
             try:
                 self._call("POST", self._rules_path(ruleset), desired, "adding the redirect rule")
-                log.info("Cloudflare: added %s -> %s", self.REF, url)
                 return True
             except UpstreamError as exc:
                 # A retried POST whose first try landed, or a concurrent switch,
@@ -236,7 +231,6 @@ class CloudflareRouter:
         if _essence(ours) == _essence(desired):
             return False
         self._call("PATCH", self._rule_path(ruleset, ours), desired, "updating the redirect rule")
-        log.info("Cloudflare: %s now redirects to %s", self.REF, url)
         return True
 
     def restore(self) -> bool:
@@ -250,7 +244,6 @@ class CloudflareRouter:
         body["ref"] = self.REF
         body["enabled"] = False
         self._call("PATCH", self._rule_path(ruleset, ours), body, "disabling the redirect rule")
-        log.info("Cloudflare: disabled %s (visitors go to the home site again)", self.REF)
         return True
 
     # -- reading --------------------------------------------------------------
