@@ -23,12 +23,12 @@ from .common import BEARER, cloudflare_calls, describe, google_calls, median, ms
 
 def _reset_process_state() -> None:
     """As on a fresh function instance: no memo of replicas seen public, no controller."""
-    from switch import app as switch_app
+    from switch import controllers
     from switch.failover import Switch
 
     Switch._public_seen.clear()
     Switch._domain_ready.clear()
-    switch_app._switch = None
+    controllers.reset()
 
 
 class InProcess:

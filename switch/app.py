@@ -8,7 +8,6 @@ shape. A request refused at any of these makes no API call.
 from __future__ import annotations
 
 import json
-import threading
 import time
 import traceback
 
@@ -16,6 +15,7 @@ from flask import Request, Response
 
 from . import config, logs
 from .auth import authenticate
+from .controllers import controller
 from .errors import BadRequest, MethodNotAllowed, NotFound, PayloadTooLarge, SwitchError, Unauthorized
 
 MAX_BODY = 64 * 1024
@@ -32,23 +32,6 @@ ROUTES = {
     "/reconcile": ("POST",),
     "/status": ("GET",),
 }
-
-_switch = None
-_switch_settings = None
-_switch_lock = threading.Lock()
-
-
-def controller(settings):
-    """One Switch per settings object, so API clients and sessions are reused by a warm instance."""
-    global _switch, _switch_settings
-    with _switch_lock:
-        if _switch is None or _switch_settings is not settings:
-            from .failover import Switch
-
-            _switch = Switch.from_settings(settings)
-            _switch_settings = settings
-        return _switch
-
 
 def json_response(payload: dict, status: int = 200, headers: dict | None = None) -> Response:
     body = json.dumps(payload, indent=2, sort_keys=False) + "\n"

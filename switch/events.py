@@ -68,7 +68,7 @@ def handle_pubsub(data) -> dict | None:
     that can never be processed is logged and acknowledged, never retried forever.
     """
     from . import config
-    from .app import controller
+    from .controllers import controller
     from .errors import BadRequest, UpstreamError
 
     started = time.monotonic()

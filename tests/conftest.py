@@ -101,9 +101,9 @@ def google(monkeypatch, no_sleep):
 def app(env):
     import functions_framework
 
-    from switch import app as switch_app
+    from switch import controllers
 
-    switch_app._switch = None
+    controllers.reset()
     return functions_framework.create_app("switch", str(ROOT / "main.py"))
 
 
@@ -115,12 +115,12 @@ def client(app):
 @pytest.fixture(autouse=True)
 def _fresh_process_state():
     """Each test starts like a cold function instance."""
-    from switch import app as switch_app
+    from switch import controllers
     from switch.failover import Switch
 
     Switch._public_seen.clear()
     Switch._domain_ready.clear()
-    switch_app._switch = None
+    controllers.reset()
     yield
     Switch._public_seen.clear()
     Switch._domain_ready.clear()
