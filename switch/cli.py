@@ -84,11 +84,11 @@ def cmd_status(args) -> int:
     if args.json:
         _print_json(switch.status())
         return 0
-    from . import monitoring
+    from . import ops
 
-    rows = monitoring.chain_status(settings, monitoring.options_from_args(args),
-                                   extra=lambda: monitoring.rows_from_switch_status(switch.status()))
-    print(monitoring.format_table(rows))
+    rows = ops.chain_status(settings, ops.options_from_args(args),
+                            extra=lambda: ops.rows_from_switch_status(switch.status()))
+    print(ops.format_table(rows))
     return 0
 
 
@@ -123,16 +123,16 @@ def cmd_emulator(args) -> int:
 
 
 def cmd_setup(args) -> int:
-    from . import config, monitoring
+    from . import config, ops
 
-    outcomes = monitoring.setup(config.load(), monitoring.options_from_args(args), dry_run=args.dry_run)
+    outcomes = ops.setup(config.load(), ops.options_from_args(args), dry_run=args.dry_run)
     return 0 if outcomes is not None else 1
 
 
 def cmd_teardown(args) -> int:
-    from . import config, monitoring
+    from . import config, ops
 
-    monitoring.teardown(config.load(), monitoring.options_from_args(args), dry_run=args.dry_run)
+    ops.teardown(config.load(), ops.options_from_args(args), dry_run=args.dry_run)
     return 0
 
 
@@ -174,11 +174,11 @@ def build_parser() -> argparse.ArgumentParser:
         if name == "failback":
             command.add_argument("--force", action="store_true", help="skip the home health probe")
         if name == "status":
-            from .monitoring import add_arguments
+            from .ops import add_arguments
 
             add_arguments(command, "status")
 
-    from .monitoring import add_arguments
+    from .ops import add_arguments
 
     for name, func in (("setup", cmd_setup), ("teardown", cmd_teardown)):
         command = sub.add_parser(name, help=COMMANDS[name], description=SETUP_HELP[name],

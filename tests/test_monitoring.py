@@ -17,9 +17,10 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from switch import config, monitoring
+from switch import config, ops
+from switch.ops import marks
 from switch.errors import ConfigError, NotManaged
-from switch.monitoring import SetupOptions
+from switch.ops import SetupOptions
 
 from tests.conftest import PASSWORD, PROJECT, REGION, SERVICE, TOKEN, USER
 
@@ -184,7 +185,7 @@ class FakeGoogle:
 @pytest.fixture(autouse=True)
 def quick_fingerprints(monkeypatch):
     # 100 000 PBKDF2 rounds cost ~60 ms a setup; what is tested here is that the fingerprint changes.
-    monkeypatch.setattr(monitoring, "FINGERPRINT_ROUNDS", 10)
+    monkeypatch.setattr(marks, "FINGERPRINT_ROUNDS", 10)
 
 
 @pytest.fixture
@@ -205,7 +206,7 @@ def settings_with(env, **values):
 
 def run_setup(settings, options=None, **kw) -> tuple[list, list[str]]:
     lines: list[str] = []
-    outcomes = monitoring.setup(settings, options or SetupOptions(function_url=FUNCTION_URL), out=lines.append, **kw)
+    outcomes = ops.setup(settings, options or SetupOptions(function_url=FUNCTION_URL), out=lines.append, **kw)
     return outcomes, lines
 
 
@@ -403,7 +404,7 @@ def test_a_duplicate_left_by_a_retried_create_is_removed(fake, settings):
 
 def test_missing_function_url_for_a_webhook_channel_fails_before_any_api_call(fake, settings):
     with pytest.raises(ConfigError) as caught:
-        monitoring.setup(settings, SetupOptions(), out=lambda line: None)
+        ops.setup(settings, SetupOptions(), out=lambda line: None)
 
     assert caught.value.variable == "--function-url"
     assert "webhook_basicauth" in caught.value.message
@@ -417,7 +418,7 @@ def test_missing_function_url_for_a_webhook_channel_fails_before_any_api_call(fa
 ])
 def test_setup_names_the_missing_variable(fake, env, values, variable):
     with pytest.raises(ConfigError) as caught:
-        monitoring.setup(settings_with(env, **values), SetupOptions(function_url=FUNCTION_URL), out=print)
+        ops.setup(settings_with(env, **values), SetupOptions(function_url=FUNCTION_URL), out=print)
     assert caught.value.variable == variable
     assert len(fake.mock.calls) == 0
 
@@ -429,7 +430,7 @@ def test_setup_names_the_missing_variable(fake, env, values, variable):
 ])
 def test_bad_options_are_refused_before_any_api_call(fake, settings, options, variable):
     with pytest.raises(ConfigError) as caught:
-        monitoring.setup(settings, options, out=print)
+        ops.setup(settings, options, out=print)
     assert caught.value.variable == variable
     assert len(fake.mock.calls) == 0
 
@@ -473,7 +474,7 @@ def test_dry_run_teardown_sends_no_write(fake, settings):
     fake.reset_calls()
     lines: list[str] = []
 
-    outcomes = monitoring.teardown(settings, out=lines.append, dry_run=True)
+    outcomes = ops.teardown(settings, out=lines.append, dry_run=True)
 
     assert fake.writes() == []
     assert [o.action for o in outcomes] == ["would delete"] * 3
@@ -497,7 +498,7 @@ def test_teardown_deletes_only_switch_parts(fake, settings):
     fake.reset_calls()
     lines: list[str] = []
 
-    outcomes = monitoring.teardown(settings, out=lines.append)
+    outcomes = ops.teardown(settings, out=lines.append)
 
     deleted = [u.split("/v3/")[-1] for m, u in fake.writes() if m == "DELETE"]
     assert deleted == ours["alertPolicies"] + ours["uptimeCheckConfigs"] + ours["notificationChannels"]
@@ -512,12 +513,12 @@ def test_teardown_deletes_only_switch_parts(fake, settings):
 def test_teardown_removes_our_scheduler_job_and_refuses_a_stranger_of_that_name(fake, settings):
     run_setup(settings, SetupOptions(function_url=FUNCTION_URL, scheduler=True))
     assert len(fake.jobs) == 1
-    monitoring.teardown(settings, out=lambda line: None)
+    ops.teardown(settings, out=lambda line: None)
     assert fake.jobs == {}
 
     name = f"projects/{PROJECT}/locations/{REGION}/jobs/switch-reconcile-{SERVICE}"
     fake.jobs[name] = {"name": name, "description": "nightly report", "schedule": "0 3 * * *"}
-    outcomes = monitoring.teardown(settings, out=lambda line: None)
+    outcomes = ops.teardown(settings, out=lambda line: None)
     assert name in fake.jobs
     assert outcomes[-1].action == "skipped"
     with pytest.raises(NotManaged):
@@ -578,8 +579,8 @@ def test_chain_status_renders_a_table_with_alert_open(fake, settings):
                      "traffic": {"router": "cloudflare", "configured": True, "enabled": True,
                                  "target": "https://site-replica-xyz.a.run.app"}}
 
-    rows = monitoring.chain_status(settings, extra=lambda: monitoring.rows_from_switch_status(switch_status))
-    table = monitoring.format_table(rows)
+    rows = ops.chain_status(settings, extra=lambda: ops.rows_from_switch_status(switch_status))
+    table = ops.format_table(rows)
 
     assert [r.part for r in rows] == ["notification channel", "uptime check", "alert policy", "scheduler job",
                                       "replica", "redirect"]
@@ -587,7 +588,7 @@ def test_chain_status_renders_a_table_with_alert_open(fake, settings):
     assert table.splitlines()[0].split() == ["PART", "STATE", "NAME", "DETAIL"]
     assert PASSWORD not in table
     fake.alerts = []
-    assert "alert open: no" in monitoring.format_table(monitoring.chain_status(settings))
+    assert "alert open: no" in ops.format_table(ops.chain_status(settings))
 
 
 # -- the CLI's side ----------------------------------------------------------------
@@ -597,14 +598,14 @@ def test_cli_arguments_become_setup_options():
     import argparse
 
     parser = argparse.ArgumentParser()
-    monitoring.add_arguments(parser, "setup")
+    ops.add_arguments(parser, "setup")
     args = parser.parse_args(["--function-url", FUNCTION_URL, "--channel", "token", "--alert-duration", "120",
                               "--scheduler", "--dry-run"])
 
-    options = monitoring.options_from_args(args)
+    options = ops.options_from_args(args)
     assert options.function_url == FUNCTION_URL and options.channel == "token"
     assert options.alert_duration_seconds == 120 and options.scheduler is True and args.dry_run is True
 
     teardown = argparse.ArgumentParser()
-    monitoring.add_arguments(teardown, "teardown")
-    assert monitoring.options_from_args(teardown.parse_args(["--dry-run"])) == SetupOptions()
+    ops.add_arguments(teardown, "teardown")
+    assert ops.options_from_args(teardown.parse_args(["--dry-run"])) == SetupOptions()

@@ -1,6 +1,6 @@
 """``setup``, ``teardown`` and ``status`` end to end against the emulator, over real sockets.
 
-The library (``switch.monitoring``) and the real CLI (``python -m switch``,
+The library (``switch.ops``) and the real CLI (``python -m switch``,
 a subprocess) talk to one started Emulator through every SWITCH_*_ENDPOINT.
 The emulator validates like Google (a policy naming a missing channel, a
 check still used by a policy, a stale IAM etag are all refused), so a run that
@@ -19,10 +19,11 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import requests
 
-from switch import config, monitoring
+from switch import config, ops
+from switch.ops import marks
 from switch.errors import UpstreamError
 from switch.emulator import Emulator
-from switch.monitoring import SetupOptions
+from switch.ops import SetupOptions
 
 from tests.conftest import PASSWORD, PROJECT, REGION, ROOT, SERVICE, TOKEN, USER
 
@@ -49,7 +50,7 @@ def wired(env, emu, monkeypatch):
     env(HOME_URL="https://www.example.org", RETRY_BASE_SECONDS="0",
         **{f"{api}_ENDPOINT": emu.url for api in ENDPOINTS})
     # 100 000 PBKDF2 rounds cost ~60 ms a run; what matters here is that the fingerprint is stable.
-    monkeypatch.setattr(monitoring, "FINGERPRINT_ROUNDS", 10)
+    monkeypatch.setattr(marks, "FINGERPRINT_ROUNDS", 10)
     transport._clients.clear()
     yield
     transport._clients.clear()
@@ -66,14 +67,14 @@ def options(emu, **values) -> SetupOptions:
 
 def run_setup(emu, settings=None, dry_run: bool = False, **values) -> tuple[list, list[str]]:
     lines: list[str] = []
-    outcomes = monitoring.setup(settings or config.from_env(os.environ), options(emu, **values),
+    outcomes = ops.setup(settings or config.from_env(os.environ), options(emu, **values),
                                 dry_run=dry_run, out=lines.append)
     return outcomes, lines
 
 
 def run_teardown(emu, dry_run: bool = False) -> tuple[list, list[str]]:
     lines: list[str] = []
-    outcomes = monitoring.teardown(config.from_env(os.environ), options(emu), dry_run=dry_run, out=lines.append)
+    outcomes = ops.teardown(config.from_env(os.environ), options(emu), dry_run=dry_run, out=lines.append)
     return outcomes, lines
 
 
@@ -354,11 +355,11 @@ def test_scheduler_job_calls_the_function_reconcile_every_five_minutes(emu):
 
 def test_chain_status_links_the_open_alert_to_the_policy_setup_made(emu):
     run_setup(emu)
-    assert "alert open: no" in monitoring.format_table(monitoring.chain_status(config.from_env(os.environ)))
+    assert "alert open: no" in ops.format_table(ops.chain_status(config.from_env(os.environ)))
 
     emu.open_alert(POLICY_NAME)
 
-    rows = monitoring.chain_status(config.from_env(os.environ))
+    rows = ops.chain_status(config.from_env(os.environ))
     assert [(r.part, r.state) for r in rows] == [("notification channel", "ok"), ("uptime check", "ok"),
                                                   ("alert policy", "ok"), ("scheduler job", "missing")]
     assert "alert open: yes" in rows[2].detail

@@ -1,0 +1,233 @@
+"""Setup, teardown and status of the chain that calls switch.
+
+``python -m switch setup`` wires, in one command and through the same
+requests transport as the Run client::
+
+    uptime check (60 s, 3 regions) ─▶ alert policy ─▶ notification channel ─▶ switch
+                                                      (+ optional Cloud Scheduler job ─▶ /reconcile)
+
+Each command is a list of kinds (``switch.ops.kinds``) handed to the engine
+(``switch.ops.engine``), which finds what is ours by its labels, updates in
+place, replaces what cannot be updated, cleans up duplicates, prints one
+line per object and never writes in a dry run. This module checks the
+settings and options together, before any API call, and says what to fix.
+
+Teardown deletes policy, check, channel, scheduler job in that order (a
+policy references the channel and the check). It leaves the Pub/Sub
+publisher grant: the topic is the user's and may serve other channels.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Callable
+from urllib.parse import urlsplit
+
+from ..config import Settings, is_loopback_url
+from ..errors import ConfigError, SwitchError
+from . import engine
+from .engine import Context, Outcome, Recorder, Row
+from .google import Google
+from .kinds import kinds
+from .kinds.channel import TYPES as CHANNEL_TYPES
+from .kinds.policy import display_name as policy_display_name
+
+DEFAULT_ALERT_DURATION = 60
+MAX_ALERT_DURATION = 24 * 3600
+TOPIC_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9._~+%-]{2,254}$")
+TOPIC_PATH = re.compile(r"^projects/([^/]+)/topics/([^/]+)$")
+EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+SETUP = ("notification channel", "publisher grant", "uptime check", "alert policy", "scheduler job")
+TEARDOWN = ("alert policy", "uptime check", "notification channel", "scheduler job")
+STATUS = ("notification channel", "uptime check", "alert policy", "scheduler job")
+
+
+@dataclass(frozen=True)
+class SetupOptions:
+    """What setup needs beyond Settings. ``channel`` None: basic when Basic credentials are set, else token."""
+
+    function_url: str | None = None
+    channel: str | None = None
+    topic: str | None = None
+    alert_duration_seconds: int = DEFAULT_ALERT_DURATION
+    scheduler: bool = False
+    scheduler_region: str | None = None
+    service_account: str | None = None
+    project_number: str | None = None
+
+
+@dataclass(frozen=True)
+class Target:
+    """Settings and options, validated together before any API call."""
+
+    project: str
+    service: str
+    scheduler_region: str
+    options: SetupOptions = field(default_factory=SetupOptions)
+    channel: str = ""
+    function_url: str | None = None
+    topic: str | None = None
+    host: str = ""
+    port: int = 443
+    use_ssl: bool = True
+    path: str = "/healthz"
+    duration: int = DEFAULT_ALERT_DURATION
+
+
+def _function_url(value: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ConfigError("--function-url", f"{value!r} is not a URL; give the deployed function's URL, "
+                          "for example https://REGION-PROJECT.cloudfunctions.net/switch")
+    if parts.scheme == "http" and not is_loopback_url(value):
+        # The channel sends credentials with every notification.
+        raise ConfigError("--function-url", f"{value!r} uses plain http; the function's URL must be https")
+    if parts.query or parts.fragment:
+        raise ConfigError("--function-url", f"{value!r} must not have a query or fragment; setup adds what it needs")
+    return value.rstrip("/")
+
+
+def _topic(value: str, project: str) -> str:
+    match = TOPIC_PATH.match(value)
+    name = match.group(2) if match else value
+    if not TOPIC_NAME.match(name) or name.lower().startswith("goog"):
+        raise ConfigError("--topic", f"{value!r} is not a Pub/Sub topic; give a name such as switch-alerts "
+                          "or projects/PROJECT/topics/NAME")
+    return value if match else f"projects/{project}/topics/{name}"
+
+
+def _channel_kind(settings: Settings, options: SetupOptions) -> str:
+    kind = options.channel
+    if kind is None:
+        if settings.basic_user and settings.basic_password:
+            return "basic"
+        if settings.token:
+            return "token"
+        raise ConfigError("SWITCH_TOKEN", "is not set; a webhook channel needs SWITCH_TOKEN, or SWITCH_BASIC_USER "
+                          "and SWITCH_BASIC_PASSWORD (or use --channel pubsub --topic TOPIC)")
+    if kind not in CHANNEL_TYPES:
+        raise ConfigError("--channel", f"{kind!r} is not a channel; use basic, token or pubsub")
+    if kind == "basic" and not (settings.basic_user and settings.basic_password):
+        raise ConfigError("SWITCH_BASIC_USER", "is not set; --channel basic sends SWITCH_BASIC_USER and "
+                          "SWITCH_BASIC_PASSWORD with every notification")
+    if kind == "token" and not settings.token:
+        raise ConfigError("SWITCH_TOKEN", "is not set; --channel token puts SWITCH_TOKEN in the channel's URL")
+    return kind
+
+
+def resolve(settings: Settings, options: SetupOptions) -> Target:
+    """Check everything setup needs; every error names the variable or option to fix."""
+    if not settings.home_url:
+        raise ConfigError("SWITCH_HOME_URL", "is not set; setup points the uptime check at the home site, "
+                          "for example https://www.example.org")
+    home = urlsplit(settings.home_url)
+    if home.scheme not in ("http", "https") or not home.hostname:
+        raise ConfigError("SWITCH_HOME_URL", f"{settings.home_url!r} is not an http(s) URL")
+    use_ssl = home.scheme == "https"
+    kind = _channel_kind(settings, options)
+
+    duration = options.alert_duration_seconds
+    if not isinstance(duration, int) or duration % 60 or not 0 <= duration <= MAX_ALERT_DURATION:
+        raise ConfigError("--alert-duration", f"{duration!r} is not valid; Cloud Monitoring wants a whole number of "
+                          f"minutes in seconds, such as 60 or 120 (at most {MAX_ALERT_DURATION})")
+
+    function_url = _function_url(options.function_url) if options.function_url else None
+    if function_url is None and kind in ("basic", "token"):
+        raise ConfigError("--function-url", f"is required for a {CHANNEL_TYPES[kind]} channel; give the deployed "
+                          "function's URL, for example https://REGION-PROJECT.cloudfunctions.net/switch")
+    if function_url is None and options.scheduler:
+        raise ConfigError("--function-url", "is required with --scheduler; the job calls <function-url>/reconcile")
+    topic = None
+    if kind == "pubsub":
+        if not options.topic:
+            raise ConfigError("--topic", "is required with --channel pubsub; give a topic name or "
+                              "projects/PROJECT/topics/NAME")
+        topic = _topic(options.topic, settings.project)
+    if options.service_account is not None:
+        if not EMAIL.match(options.service_account):
+            raise ConfigError("--service-account", f"{options.service_account!r} is not a service account email")
+        if not settings.token:
+            raise ConfigError("SWITCH_TOKEN", "is not set; with --service-account the OIDC token takes the "
+                              "Authorization header, so the job sends SWITCH_TOKEN as ?auth_token=")
+    if options.project_number is not None and not str(options.project_number).isdigit():
+        raise ConfigError("--project-number", f"{options.project_number!r} is not a project number (digits only)")
+
+    return Target(
+        project=settings.project,
+        service=settings.service,
+        scheduler_region=options.scheduler_region or settings.region,
+        options=options,
+        channel=kind,
+        function_url=function_url,
+        topic=topic,
+        host=home.hostname.lower(),
+        port=home.port or (443 if use_ssl else 80),
+        use_ssl=use_ssl,
+        path=settings.health_path,
+        duration=duration,
+    )
+
+
+def _scope(settings: Settings, options: SetupOptions) -> Target:
+    """What teardown and status need: only where to look."""
+    return Target(project=settings.project, service=settings.service,
+                  scheduler_region=options.scheduler_region or settings.region, options=options)
+
+
+def _context(settings: Settings, target: Target, out: Callable[[str], None], dry_run: bool) -> Context:
+    return Context(settings=settings, target=target, api=Google(settings), rec=Recorder(out, dry_run))
+
+
+def setup(settings: Settings, options: SetupOptions = SetupOptions(), *, dry_run: bool = False,
+          out: Callable[[str], None] = print) -> list[Outcome]:
+    """Create, or find and update, channel, uptime check, alert policy (and scheduler job).
+
+    Idempotent: a second run prints ``unchanged`` for each part and writes
+    nothing. With ``dry_run`` it reads what exists and sends no write.
+    """
+    target = resolve(settings, options)  # before any API call
+    ctx = _context(settings, target, out, dry_run)
+    if not target.use_ssl:
+        out("note: SWITCH_HOME_URL is plain http, so the uptime check does too (no certificate to validate)")
+    if target.channel == "pubsub":
+        ctx.api.call(ctx.api.topics.get(topic=target.topic), "pubsub", f"get topic {target.topic}")
+
+    engine.apply(kinds(*SETUP), ctx)
+    ctx.rec.summary("setup")
+    policy_moved = any(o.kind == "alert policy" and o.action in ("created", "updated") for o in ctx.rec.outcomes)
+    if settings.alert_policy is None and policy_moved and not dry_run:
+        out(f"hint: set SWITCH_ALERT_POLICY={policy_display_name(settings, target)!r} on the function so its "
+            f"reconcile can see open alerts")
+    return ctx.rec.outcomes
+
+
+def teardown(settings: Settings, options: SetupOptions = SetupOptions(), *, dry_run: bool = False,
+             out: Callable[[str], None] = print) -> list[Outcome]:
+    """Delete what setup created: only items labelled as switch's for this service.
+
+    Policy first (it references the channel and the check), then check,
+    channel, and the scheduler job. Anything else is never touched.
+    """
+    ctx = _context(settings, _scope(settings, options), out, dry_run)
+    engine.destroy(kinds(*TEARDOWN), ctx)
+    ctx.rec.summary("teardown")
+    return ctx.rec.outcomes
+
+
+def chain_status(settings: Settings, options: SetupOptions = SetupOptions(), *,
+                 extra: Callable[[], list[Row]] | None = None) -> list[Row]:
+    """One row per part of the chain; a part that cannot be read says why instead of failing the rest.
+
+    ``extra`` returns more rows (replica, domain mapping, redirect), for
+    example ``lambda: rows_from_switch_status(Switch.from_settings(s).status())``.
+    """
+    ctx = _context(settings, _scope(settings, options), lambda line: None, False)
+    rows = engine.status(kinds(*STATUS), ctx)
+    if extra is not None:
+        try:
+            rows.extend(extra())
+        except SwitchError as exc:
+            rows.append(Row("replica", "error", settings.service, exc.message))
+    return rows

@@ -1,0 +1,48 @@
+"""Status rows for the replica, its domain mapping and the redirect, from ``Switch.status()``."""
+
+from __future__ import annotations
+
+from .engine import Row
+
+
+def rows_from_switch_status(status: dict) -> list[Row]:
+    """Rows for the replica, its domain mapping and the redirect from ``Switch.status()``."""
+    rows = []
+    replica = status.get("replica")
+    service = status.get("service", "")
+    if not replica:
+        rows.append(Row("replica", "none", service, "standby: visitors go to the home site"))
+    else:
+        ready = replica.get("ready")
+        state = "ready" if ready is True else "failed" if ready is False else "deploying"
+        bits = [replica.get("url") or ""]
+        if replica.get("pinned"):
+            bits.append("pinned")
+        if replica.get("active_seconds") is not None:
+            bits.append(f"active {replica['active_seconds']} s")
+        if replica.get("message") and ready is not True:
+            bits.append(str(replica["message"]))
+        rows.append(Row("replica", state, service, "; ".join(b for b in bits if b)))
+    if "domain" in status:
+        mapping = status.get("domain")
+        if not mapping:
+            rows.append(Row("domain mapping", "none", "", "created by the next failover or reconcile"))
+        else:
+            conditions = mapping.get("conditions") or {}
+            cert = (conditions.get("CertificateProvisioned") or {}).get("status")
+            state = "ready" if cert == "True" else "pending"
+            records = ", ".join(f"{r.get('name')} {r.get('type')} {r.get('rrdata')}"
+                                for r in mapping.get("dns_records") or [])
+            detail = f"certificate {cert or 'unknown'}" + (f"; DNS: {records}" if records else "")
+            rows.append(Row("domain mapping", state, str(mapping.get("host") or ""), detail))
+    traffic = status.get("traffic") or {}
+    if traffic:
+        if not traffic.get("configured"):
+            state = "not configured"
+        else:
+            state = "on" if traffic.get("enabled") else "off"
+        detail = f"→ {traffic['target']}" if traffic.get("enabled") and traffic.get("target") else ""
+        if traffic.get("detail"):
+            detail = f"{detail}; {traffic['detail']}".lstrip("; ")
+        rows.append(Row("redirect", state, str(traffic.get("router") or ""), detail))
+    return rows
