@@ -15,8 +15,8 @@ import uuid
 from dataclasses import dataclass
 
 from . import knative
-from .google import GoogleError, fault_response, html_not_found, invalid, json_response, read_json, rfc3339
-from .routing import Api, route
+from .google import GoogleApi, GoogleError, invalid, json_response, read_json, rfc3339
+from .routing import route
 from .run import REGION, RunApi, resource_version
 
 HOSTNAME = re.compile(r"^(?=.{1,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
@@ -30,7 +30,7 @@ class Mapping:
     cert_at: float | None  # when the certificate is provisioned; None = no certificate wanted
 
 
-class DomainMappingsApi(Api):
+class DomainMappingsApi(GoogleApi):
     prefix = "v1/"
 
     def __init__(self, run: RunApi, cert_delay: float):
@@ -43,12 +43,6 @@ class DomainMappingsApi(Api):
             route("GET", MAPPINGS + "/{name}", self.get, region=REGION),
             route("DELETE", MAPPINGS + "/{name}", self.delete, region=REGION),
         ]
-
-    def not_found(self, request):
-        return html_not_found(request.path)
-
-    def fault(self, status, retry_after=None):
-        return fault_response(status, retry_after)
 
     def render(self, project: str, region: str, mapping: Mapping, now: float) -> dict:
         body = copy.deepcopy(mapping.body)

@@ -9,7 +9,7 @@ from html import escape
 
 from werkzeug.wrappers import Request, Response
 
-from .routing import ApiError
+from .routing import Api, ApiError
 
 # HTTP status -> canonical gRPC status name, as Google puts it in error.status.
 CANONICAL = {
@@ -117,3 +117,13 @@ def read_token(token: str) -> str:
         return base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode()
     except ValueError:
         raise invalid("Invalid page token.") from None
+
+
+class GoogleApi(Api):
+    """Base of every emulated Google API: Google's HTML 404 for unknown paths, its JSON errors for faults."""
+
+    def not_found(self, request):
+        return html_not_found(request.path)
+
+    def fault(self, status, retry_after=None):
+        return fault_response(status, retry_after)

@@ -17,9 +17,9 @@ import copy
 import re
 from typing import Callable
 
-from .google import GoogleError, fault_response, html_not_found, invalid, json_response, read_json
-from .routing import Api, route
-from .run import EMPTY_POLICY_ETAG, MEMBER, ROLE, new_etag
+from . import iampolicy
+from .google import GoogleApi, GoogleError, invalid, json_response, read_json
+from .routing import route
 
 TOPIC = "v1/projects/{project}/topics/{topic}"
 TOPIC_ID = re.compile(r"^[A-Za-z][A-Za-z0-9._~+%-]{2,254}$")
@@ -38,7 +38,7 @@ def topic_path(name: str) -> tuple[str, str]:
     return m.group(1), m.group(2)
 
 
-class PubSubApi(Api):
+class PubSubApi(GoogleApi):
     prefix = "v1/"
 
     def __init__(self, agent_exists: Callable[[str], bool] = lambda email: True):
@@ -51,12 +51,6 @@ class PubSubApi(Api):
             route("GET", TOPIC + ":getIamPolicy", self.get_iam_policy),
             route("POST", TOPIC + ":setIamPolicy", self.set_iam_policy),
         ]
-
-    def not_found(self, request):
-        return html_not_found(request.path)
-
-    def fault(self, status, retry_after=None):
-        return fault_response(status, retry_after)
 
     # -- control ---------------------------------------------------------------
 
@@ -100,69 +94,26 @@ class PubSubApi(Api):
     @staticmethod
     def _policy(stored: dict) -> dict:
         # A topic nobody granted anything on answers only the empty etag.
-        return copy.deepcopy(stored["policy"]) if stored["policy"] else {"etag": EMPTY_POLICY_ETAG}
+        return iampolicy.render(stored["policy"], versioned=False)
 
     def get_iam_policy(self, request, project, topic):
         stored = self._find(project, topic)
-        requested = request.args.get("options.requestedPolicyVersion", "0")
-        if requested not in ("0", "1", "3"):
-            raise invalid(f"Invalid requested policy version {requested}; use 1 or 3.")
-        policy = self._policy(stored)
-        if policy.get("version") == 3 and requested != "3":
-            raise invalid("The policy has conditional role bindings: request policy version 3 to read it.")
-        return json_response(policy)
+        iampolicy.check_requested_version(request.args, stored["policy"])
+        return json_response(self._policy(stored))
 
     def set_iam_policy(self, request, project, topic):
         body = read_json(request)
-        policy = body.get("policy")
-        if not isinstance(policy, dict):
+        if not isinstance(body.get("policy"), dict):
             raise invalid("policy: Required field. The body must be {\"policy\": {...}}.")
         stored = self._find(project, topic)
-        bindings = self._bindings(policy.get("bindings"), policy.get("version", 1))
-        # No etag is a blind write; a different one means someone wrote since
-        # the caller read, and the whole read-modify-write must be redone.
-        if policy.get("etag") and policy["etag"] != self._policy(stored)["etag"]:
-            raise GoogleError(
-                409,
-                "There were concurrent policy changes. Please retry the whole read-modify-write with exponential backoff.",
-                "ABORTED",
-            )
-        conditional = any("condition" in b for b in bindings)
-        stored["policy"] = {"version": 3 if conditional else 1, "etag": new_etag()}
-        if bindings:
-            stored["policy"]["bindings"] = bindings
+        stored["policy"] = iampolicy.replace(stored["policy"], body, example_role="roles/pubsub.publisher",
+                                             role_allowed=TOPIC_ROLE.match, member_allowed=self._agent_refusal,
+                                             versioned=False)
         return json_response(self._policy(stored))
 
-    def _bindings(self, bindings, version) -> list[dict]:
-        """Validated bindings, members de-duplicated, same-role bindings merged."""
-        if bindings is None:
-            return []
-        if not isinstance(bindings, list):
-            raise invalid("policy.bindings: must be a list.")
-        merged: dict[tuple, dict] = {}
-        for i, binding in enumerate(bindings):
-            role = binding.get("role") if isinstance(binding, dict) else None
-            if not isinstance(role, str) or not ROLE.match(role):
-                raise invalid(f"policy.bindings[{i}].role: a role such as 'roles/pubsub.publisher' is required.")
-            if not TOPIC_ROLE.match(role):
-                raise invalid(f"Role {role} is not supported for this resource.")
-            members = binding.get("members")
-            if not isinstance(members, list):
-                raise invalid(f"policy.bindings[{i}].members: must be a list.")
-            condition = binding.get("condition")
-            if condition is not None and version != 3:
-                raise invalid("Conditional role bindings need policy version 3.")
-            key = (role, repr(condition))
-            entry = merged.setdefault(key, {"role": role, "members": [], **({"condition": condition} if condition else {})})
-            for member in members:
-                if not isinstance(member, str) or not MEMBER.match(member):
-                    raise invalid(
-                        f"Invalid principal '{member}': use allUsers, allAuthenticatedUsers, or user:, serviceAccount:, "
-                        "group: with an email, or domain: with a domain."
-                    )
-                email = member.split(":", 1)[-1]
-                if member.startswith("serviceAccount:") and email.endswith(AGENT_DOMAIN) and not self.agent_exists(email):
-                    raise invalid(f"Service account {email} does not exist.")
-                if member not in entry["members"]:
-                    entry["members"].append(member)
-        return [b for b in merged.values() if b["members"]]
+    def _agent_refusal(self, member: str) -> str | None:
+        """Monitoring's notification agent exists only once the project has a Pub/Sub channel."""
+        email = member.split(":", 1)[-1]
+        if member.startswith("serviceAccount:") and email.endswith(AGENT_DOMAIN) and not self.agent_exists(email):
+            return f"Service account {email} does not exist."
+        return None

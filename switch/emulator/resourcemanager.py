@@ -9,25 +9,19 @@ from __future__ import annotations
 import re
 import time
 
-from .google import GoogleError, fault_response, html_not_found, json_response, rfc3339
-from .routing import Api, route
+from .google import GoogleApi, GoogleError, json_response, rfc3339
+from .routing import route
 
 PROJECT_ID = re.compile(r"^[a-z][a-z0-9-]{4,28}[a-z0-9]$")
 
 
-class ResourceManagerApi(Api):
+class ResourceManagerApi(GoogleApi):
     prefix = "v1/"
 
     def __init__(self, project_number: str):
         self.project_number = project_number
         self.created = rfc3339(time.time())
         self.routes = [route("GET", "v1/projects/{project}", self.get)]
-
-    def not_found(self, request):
-        return html_not_found(request.path)
-
-    def fault(self, status, retry_after=None):
-        return fault_response(status, retry_after)
 
     def get(self, request, project):
         if not (PROJECT_ID.match(project) or project == self.project_number):

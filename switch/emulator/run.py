@@ -13,7 +13,6 @@ import base64
 import copy
 import json
 import random
-import re
 import string
 import time
 import uuid
@@ -22,22 +21,21 @@ from html import escape
 
 from werkzeug.wrappers import Response
 
-from . import knative
-from .google import GoogleError, fault_response, html_not_found, invalid, json_response, read_json, rfc3339
-from .routing import Api, route
+from . import iampolicy, knative
+from .google import (
+    GoogleApi,
+    GoogleError,
+    html_not_found,
+    invalid,
+    json_response,
+    read_json,
+    rfc3339,
+)
+from .routing import route
 
 REGION = r"[a-z]+-[a-z]+\d+"
 SERVICES = "v1/projects/{project}/locations/{region}/services"
 INVOKER = "roles/run.invoker"
-# IAM's etag for a policy nobody has written yet.
-EMPTY_POLICY_ETAG = "ACAB"
-MEMBER = re.compile(
-    r"^(allUsers|allAuthenticatedUsers|(user|serviceAccount|group):[^@\s]+@[^@\s]+\.[^@\s]+"
-    r"|domain:[a-z0-9.-]+\.[a-z]{2,}|principal(Set)?://\S+)$"
-)
-ROLE = re.compile(r"^(roles/[A-Za-z0-9_.]+|(projects|organizations)/[^/]+/roles/[A-Za-z0-9_.]+)$")
-
-
 @dataclass
 class Revision:
     name: str
@@ -64,12 +62,7 @@ def resource_version(epoch: float) -> str:
     return base64.urlsafe_b64encode(int(epoch * 1_000_000).to_bytes(8, "big")).decode().rstrip("=")
 
 
-def new_etag() -> str:
-    # IAM etags are base64 of 8 bytes, 0x07 then a value below 2**52, hence the familiar "Bw".
-    return base64.b64encode(b"\x07" + random.getrandbits(52).to_bytes(7, "big")).decode()
-
-
-class RunApi(Api):
+class RunApi(GoogleApi):
     prefix = "v1/"
 
     def __init__(self, base_url, project_number: str, failing_image: str, ready_delay: float, delete_delay: float):
@@ -91,12 +84,6 @@ class RunApi(Api):
             route("GET", one + ":getIamPolicy", self.get_iam_policy, region=REGION),
             route("POST", one + ":setIamPolicy", self.set_iam_policy, region=REGION),
         ]
-
-    def not_found(self, request):
-        return html_not_found(request.path)
-
-    def fault(self, status, retry_after=None):
-        return fault_response(status, retry_after)
 
     # -- reading ---------------------------------------------------------
 
@@ -312,56 +299,18 @@ class RunApi(Api):
 
     @staticmethod
     def policy_of(stored: Stored) -> dict:
-        return copy.deepcopy(stored.policy) if stored.policy else {"version": 1, "etag": EMPTY_POLICY_ETAG}
+        return iampolicy.render(stored.policy)
 
     def get_iam_policy(self, request, project, region, name):
         return json_response(self.policy_of(self._iam_target(project, region, name, "run.services.getIamPolicy")))
 
     def set_iam_policy(self, request, project, region, name):
         body = read_json(request)
-        policy = body.get("policy")
-        if not isinstance(policy, dict):
+        if not isinstance(body.get("policy"), dict):
             raise invalid("policy: Required field. The body must be {\"policy\": {...}}.")
         stored = self._iam_target(project, region, name, "run.services.setIamPolicy")
-        bindings = self._bindings(policy.get("bindings"))
-        current = self.policy_of(stored)["etag"]
-        # No etag is a blind write; a different one means someone wrote since
-        # the caller read, and the whole read-modify-write must be redone.
-        if policy.get("etag") and policy["etag"] != current:
-            raise GoogleError(
-                409,
-                "There were concurrent policy changes. Please retry the whole read-modify-write with exponential backoff.",
-                "ABORTED",
-            )
-        stored.policy = {"version": 1, "etag": new_etag()}
-        if bindings:
-            stored.policy["bindings"] = bindings
+        stored.policy = iampolicy.replace(stored.policy, body, example_role=INVOKER)
         return json_response(self.policy_of(stored))
-
-    @staticmethod
-    def _bindings(bindings) -> list[dict]:
-        """Validated bindings, members de-duplicated and same-role bindings merged."""
-        if bindings is None:
-            return []
-        if not isinstance(bindings, list):
-            raise invalid("policy.bindings: must be a list.")
-        merged: dict[str, list[str]] = {}
-        for i, binding in enumerate(bindings):
-            role = binding.get("role") if isinstance(binding, dict) else None
-            if not isinstance(role, str) or not ROLE.match(role):
-                raise invalid(f"policy.bindings[{i}].role: a role such as 'roles/run.invoker' is required.")
-            members = binding.get("members")
-            if not isinstance(members, list):
-                raise invalid(f"policy.bindings[{i}].members: must be a list.")
-            for member in members:
-                if not isinstance(member, str) or not MEMBER.match(member):
-                    raise invalid(
-                        f"Invalid principal '{member}': use allUsers, allAuthenticatedUsers, or user:, serviceAccount:, "
-                        "group: with an email, or domain: with a domain."
-                    )
-                if member not in merged.setdefault(role, []):
-                    merged[role].append(member)
-        return [{"role": role, "members": members} for role, members in merged.items() if members]
 
     # -- the replica itself ----------------------------------------------
 

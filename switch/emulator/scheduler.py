@@ -23,9 +23,9 @@ import zoneinfo
 from datetime import datetime, timedelta, timezone
 from urllib.parse import urlsplit
 
-from .google import GoogleError, fault_response, html_not_found, invalid, json_response, read_json, rfc3339
+from .google import GoogleApi, GoogleError, invalid, json_response, read_json, rfc3339
 from .protojson import apply_mask, duration, format_duration, one_of, page, parse_mask
-from .routing import Api, route
+from .routing import route
 
 REGION = r"[a-z]+-[a-z]+\d+"
 JOBS = "v1/projects/{project}/locations/{location}/jobs"
@@ -114,7 +114,7 @@ def _zones() -> frozenset[str]:
         return frozenset()
 
 
-class SchedulerApi(Api):
+class SchedulerApi(GoogleApi):
     prefix = "v1/"
 
     def __init__(self):
@@ -129,12 +129,6 @@ class SchedulerApi(Api):
             route("PATCH", one, self.patch, location=REGION),
             route("DELETE", one, self.delete, location=REGION),
         ]
-
-    def not_found(self, request):
-        return html_not_found(request.path)
-
-    def fault(self, status, retry_after=None):
-        return fault_response(status, retry_after)
 
     def render(self, job: dict) -> dict:
         shown = copy.deepcopy(job)
