@@ -7,43 +7,16 @@ report whether they changed anything. ``current()`` reads without writing.
 ``NoopRouter`` stands in when no traffic provider is configured: the replica
 is still created and made public, and its URL is reported, but nothing is
 redirected.
+
+A new router is a module here with a class that has ``name``, ``current``,
+``send_to`` and ``restore`` (``base.Router``), chosen by ``router_for``.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Protocol
+from .base import NoopRouter, Router, TrafficState
 
-
-@dataclass(frozen=True)
-class TrafficState:
-    configured: bool
-    enabled: bool = False  # visitors are being sent to the replica
-    target: str | None = None  # where they are sent, when enabled
-    detail: str = ""
-
-
-class Router(Protocol):
-    name: str
-
-    def current(self) -> TrafficState: ...
-
-    def send_to(self, url: str) -> bool: ...
-
-    def restore(self) -> bool: ...
-
-
-class NoopRouter:
-    name = "none"
-
-    def current(self) -> TrafficState:
-        return TrafficState(configured=False, detail="no traffic router configured")
-
-    def send_to(self, url: str) -> bool:
-        return False
-
-    def restore(self) -> bool:
-        return False
+__all__ = ["NoopRouter", "Router", "TrafficState", "router_for"]
 
 
 def router_for(settings, session=None) -> Router:

@@ -23,7 +23,7 @@ import requests
 from .. import logs
 from ..config import is_loopback_url
 from ..errors import UpstreamError
-from . import TrafficState
+from .base import TrafficState
 
 PHASE = "http_request_dynamic_redirect"
 # Cloudflare's answer to GET on an entry point ruleset that was never created.
