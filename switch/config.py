@@ -39,6 +39,23 @@ DEFAULT_MONITORING_ENDPOINT = "https://monitoring.googleapis.com/"
 DEFAULT_SCHEDULER_ENDPOINT = "https://cloudscheduler.googleapis.com/"
 DEFAULT_PUBSUB_ENDPOINT = "https://pubsub.googleapis.com/"
 DEFAULT_RESOURCEMANAGER_ENDPOINT = "https://cloudresourcemanager.googleapis.com/"
+DEFAULT_FUNCTIONS_ENDPOINT = "https://cloudfunctions.googleapis.com/"
+DEFAULT_SECRETMANAGER_ENDPOINT = "https://secretmanager.googleapis.com/"
+DEFAULT_IAM_ENDPOINT = "https://iam.googleapis.com/"
+# Every API root but Cloud Run's (regional, see from_env), by its variable (without SWITCH_).
+ENDPOINTS = {
+    "CLOUDFLARE_ENDPOINT": DEFAULT_CLOUDFLARE_ENDPOINT,
+    "MONITORING_ENDPOINT": DEFAULT_MONITORING_ENDPOINT,
+    "SCHEDULER_ENDPOINT": DEFAULT_SCHEDULER_ENDPOINT,
+    "PUBSUB_ENDPOINT": DEFAULT_PUBSUB_ENDPOINT,
+    "RESOURCEMANAGER_ENDPOINT": DEFAULT_RESOURCEMANAGER_ENDPOINT,
+    "FUNCTIONS_ENDPOINT": DEFAULT_FUNCTIONS_ENDPOINT,
+    "SECRETMANAGER_ENDPOINT": DEFAULT_SECRETMANAGER_ENDPOINT,
+    "IAM_ENDPOINT": DEFAULT_IAM_ENDPOINT,
+}
+# Values people copy from examples instead of making up a secret.
+PLACEHOLDER = re.compile(r"change[-_ ]?me|replace[-_ ]?me|placeholder|your[-_ ]?(token|secret|password)"
+                         r"|^<.*>$|^\$\{.*\}$|^x{6,}$|todo", re.I)
 
 
 @dataclass(frozen=True)
@@ -84,6 +101,9 @@ class Settings:
     scheduler_endpoint: str = DEFAULT_SCHEDULER_ENDPOINT
     pubsub_endpoint: str = DEFAULT_PUBSUB_ENDPOINT
     resourcemanager_endpoint: str = DEFAULT_RESOURCEMANAGER_ENDPOINT
+    functions_endpoint: str = DEFAULT_FUNCTIONS_ENDPOINT
+    secretmanager_endpoint: str = DEFAULT_SECRETMANAGER_ENDPOINT
+    iam_endpoint: str = DEFAULT_IAM_ENDPOINT
     # event ordering
     trust_alerts: bool = False
     max_event_age_seconds: int = 6 * 3600
@@ -123,10 +143,28 @@ def is_loopback_url(url: str) -> bool:
 
 
 class _Reader:
-    """Reads and checks one variable at a time; every error names it."""
+    """Reads and checks one variable at a time; every problem names it, and all are kept.
+
+    A bad value is recorded and read as its default, so one run reports every
+    problem at once (``ConfigError.problems``) instead of one per run.
+    """
 
     def __init__(self, environ: Mapping[str, str]):
         self.env = environ
+        self.problems: list[tuple[str, str]] = []
+
+    def problem(self, name: str, text: str) -> None:
+        variable = name if name.startswith(PREFIX) or name.startswith("-") else PREFIX + name
+        if all(v != variable for v, _ in self.problems):
+            self.problems.append((variable, text))
+
+    def check(self, read, *args, **kwargs):
+        """``read(*args)``, or None after recording the ConfigError it raised."""
+        try:
+            return read(*args, **kwargs)
+        except ConfigError as exc:
+            self.problem(exc.variable, exc.problem)
+            return None
 
     def raw(self, name: str) -> str | None:
         value = self.env.get(PREFIX + name)
@@ -225,91 +263,123 @@ def _container_env(reader: _Reader) -> dict[str, str]:
     return result
 
 
-def from_env(environ: Mapping[str, str] | None = None) -> Settings:
-    """Build and validate Settings; raises ConfigError naming the first bad variable."""
+def placeholder(value: str) -> bool:
+    """A value copied from an example rather than made up: CHANGE-ME..., xxxx, <token>, 0000000000000000."""
+    return bool(PLACEHOLDER.search(value)) or len(set(value)) < 6
+
+
+def _secret(reader: _Reader, name: str, what: str) -> str | None:
+    value = reader.raw(name)
+    if value is None:
+        return None
+    hint = ("use at least 16 random characters, for example: "
+            "python3 -c 'import secrets; print(secrets.token_urlsafe(32))'")
+    if len(value) < MIN_TOKEN_LENGTH:
+        raise ConfigError(PREFIX + name, f"is too short to be a secret; {hint}")
+    if placeholder(value):
+        # Never echo it: it is meant to be a secret, even when it is not one yet.
+        raise ConfigError(PREFIX + name, f"looks like a placeholder copied from an example, not a {what}; {hint}")
+    return value
+
+
+def _credentials(r: _Reader) -> tuple[str | None, str | None, str | None]:
+    basic_user = r.text("BASIC_USER")
+    basic_password = r.check(_secret, r, "BASIC_PASSWORD", "password")
+    if bool(basic_user) != bool(r.raw("BASIC_PASSWORD")):
+        missing = "SWITCH_BASIC_PASSWORD" if basic_user else "SWITCH_BASIC_USER"
+        r.problem(missing, "is not set; Basic auth needs both SWITCH_BASIC_USER and SWITCH_BASIC_PASSWORD")
+    if basic_user and ":" in basic_user:
+        r.problem("BASIC_USER", "must not contain ':' (HTTP Basic separates user and password with it)")
+    token = r.check(_secret, r, "TOKEN", "token")
+    return basic_user, basic_password, token
+
+
+def _cloudflare(r: _Reader) -> dict[str, str | None]:
+    cf = {key: r.text(key) for key in ("CLOUDFLARE_TOKEN", "CLOUDFLARE_ZONE_ID", "CLOUDFLARE_HOST")}
+    if any(cf.values()) and not all(cf.values()):
+        missing = next(key for key, value in cf.items() if not value)
+        r.problem(missing, "is not set; the Cloudflare redirect needs SWITCH_CLOUDFLARE_TOKEN, "
+                  "SWITCH_CLOUDFLARE_ZONE_ID and SWITCH_CLOUDFLARE_HOST together")
+    if cf["CLOUDFLARE_HOST"] and not HOSTNAME.match(cf["CLOUDFLARE_HOST"]):
+        r.problem("CLOUDFLARE_HOST", f"{cf['CLOUDFLARE_HOST']!r} is not a hostname such as www.example.org")
+    if cf["CLOUDFLARE_ZONE_ID"] and not re.match(r"^[0-9a-f]{32}$", cf["CLOUDFLARE_ZONE_ID"]):
+        r.problem("CLOUDFLARE_ZONE_ID", "is not a Cloudflare zone ID (32 hex characters)")
+    return cf
+
+
+def from_env(environ: Mapping[str, str] | None = None, *, need: tuple[str, ...] = ("region", "image")) -> Settings:
+    """Build and validate Settings; raises one ConfigError that names every bad variable.
+
+    ``need`` says which of ``region`` and ``image`` the caller uses: the
+    function needs both; setup, teardown and status ask only for what they use.
+    """
     env = os.environ if environ is None else environ
     r = _Reader(env)
 
     project = r.text("PROJECT") or (env.get("GOOGLE_CLOUD_PROJECT") or "").strip() or None
     if project is None:
-        raise ConfigError(PREFIX + "PROJECT", "is not set; give the Google Cloud project ID "
-                          "(GOOGLE_CLOUD_PROJECT is used when present)")
-    if not PROJECT_ID.match(project):
-        raise ConfigError(PREFIX + "PROJECT", f"{project!r} is not a Google Cloud project ID")
-    region = r.required("REGION", "give the Cloud Run region, for example europe-west1",
-                        pattern=REGION, hint="a region looks like europe-west1")
-    service = r.text("SERVICE", "site-replica", pattern=SERVICE_NAME,
-                     hint="lowercase letters, digits and '-', a letter first, at most 63 characters")
-    image = r.required("IMAGE", "give the site's container image, for example "
-                       "europe-west1-docker.pkg.dev/PROJECT/REPO/IMAGE:TAG")
-    if any(c.isspace() for c in image):
-        raise ConfigError(PREFIX + "IMAGE", f"{image!r} contains whitespace")
+        r.problem("PROJECT", "is not set; give the Google Cloud project ID (GOOGLE_CLOUD_PROJECT is used "
+                  "when present)")
+    elif not PROJECT_ID.match(project):
+        r.problem("PROJECT", f"{project!r} is not a Google Cloud project ID")
+    region_hint = dict(pattern=REGION, hint="a region looks like europe-west1")
+    if "region" in need:
+        region = r.check(r.required, "REGION", "give the Cloud Run region, for example europe-west1", **region_hint)
+    else:
+        region = r.check(r.text, "REGION", **region_hint)
+    service = r.check(r.text, "SERVICE", "site-replica", pattern=SERVICE_NAME,
+                      hint="lowercase letters, digits and '-', a letter first, at most 63 characters")
+    image_missing = ("give the site's container image, for example "
+                     "europe-west1-docker.pkg.dev/PROJECT/REPO/IMAGE:TAG")
+    image = r.check(r.required, "IMAGE", image_missing) if "image" in need else r.text("IMAGE")
+    if image and any(c.isspace() for c in image):
+        r.problem("IMAGE", f"{image!r} contains whitespace")
 
-    basic_user = r.text("BASIC_USER")
-    basic_password = r.text("BASIC_PASSWORD")
-    if bool(basic_user) != bool(basic_password):
-        missing = "SWITCH_BASIC_PASSWORD" if basic_user else "SWITCH_BASIC_USER"
-        raise ConfigError(missing, "is not set; Basic auth needs both SWITCH_BASIC_USER and SWITCH_BASIC_PASSWORD")
-    if basic_user and ":" in basic_user:
-        raise ConfigError(PREFIX + "BASIC_USER", "must not contain ':' (HTTP Basic separates user and password with it)")
-    token = r.text("TOKEN")
-    if token is not None and len(token) < MIN_TOKEN_LENGTH:
-        raise ConfigError(PREFIX + "TOKEN", f"is too short to be a secret; use at least {MIN_TOKEN_LENGTH} "
-                          "random characters (for example: python -c 'import secrets; print(secrets.token_urlsafe(32))')")
+    basic_user, basic_password, token = _credentials(r)
+    cf = _cloudflare(r)
+    region_root = f"https://{region}-run.googleapis.com/" if region else ""
 
-    cf = {key: r.text(key) for key in ("CLOUDFLARE_TOKEN", "CLOUDFLARE_ZONE_ID", "CLOUDFLARE_HOST")}
-    if any(cf.values()) and not all(cf.values()):
-        missing = next(PREFIX + key for key, value in cf.items() if not value)
-        raise ConfigError(missing, "is not set; the Cloudflare redirect needs SWITCH_CLOUDFLARE_TOKEN, "
-                          "SWITCH_CLOUDFLARE_ZONE_ID and SWITCH_CLOUDFLARE_HOST together")
-    if cf["CLOUDFLARE_HOST"] and not HOSTNAME.match(cf["CLOUDFLARE_HOST"]):
-        raise ConfigError(PREFIX + "CLOUDFLARE_HOST", f"{cf['CLOUDFLARE_HOST']!r} is not a hostname such as www.example.org")
-    if cf["CLOUDFLARE_ZONE_ID"] and not re.match(r"^[0-9a-f]{32}$", cf["CLOUDFLARE_ZONE_ID"]):
-        raise ConfigError(PREFIX + "CLOUDFLARE_ZONE_ID", "is not a Cloudflare zone ID (32 hex characters)")
-
-    health_path = r.text("HEALTH_PATH", "/healthz", pattern=re.compile(r"^/[A-Za-z0-9._~/-]*$"),
-                         hint="a path such as /healthz")
-    failover_domain = r.text("FAILOVER_DOMAIN", pattern=HOSTNAME, hint="a hostname such as failover.example.org")
-
-    return Settings(
-        project=project,
-        region=region,
-        service=service,
-        image=image,
-        port=r.integer("PORT", 8080, minimum=1, maximum=65535),
-        memory=r.text("MEMORY", "512Mi", pattern=MEMORY, hint="for example 512Mi or 2Gi"),
-        cpu=r.text("CPU", "1", pattern=CPU, hint="for example 1, 2 or 1000m"),
-        max_instances=r.integer("MAX_INSTANCES", 3, minimum=1, maximum=1000),
-        container_env=_container_env(r),
-        run_endpoint=r.url("RUN_ENDPOINT", f"https://{region}-run.googleapis.com/"),
-        home_url=r.url("HOME_URL"),
-        health_path=health_path,
-        probe_count=r.integer("PROBE_COUNT", 3, minimum=1, maximum=20),
-        probe_interval_seconds=r.number("PROBE_INTERVAL_SECONDS", 2.0, maximum=60),
-        probe_timeout_seconds=r.number("PROBE_TIMEOUT_SECONDS", 5.0, minimum=0.1, maximum=60),
-        min_active_seconds=r.integer("MIN_ACTIVE_SECONDS", 300),
-        ready_timeout_seconds=r.number("READY_TIMEOUT_SECONDS", 300.0, minimum=1, maximum=3600),
-        poll_interval_seconds=r.number("POLL_INTERVAL_SECONDS", 1.0, minimum=0.05, maximum=30),
-        public_timeout_seconds=r.number("PUBLIC_TIMEOUT_SECONDS", 120.0, maximum=600),
-        http_timeout_seconds=r.number("HTTP_TIMEOUT_SECONDS", 30.0, minimum=1, maximum=300),
-        api_retries=r.integer("API_RETRIES", 4, maximum=10),
-        retry_base_seconds=r.number("RETRY_BASE_SECONDS", 0.5, maximum=10),
+    values = dict(
+        project=project or "",
+        region=region or "",
+        service=service or "site-replica",
+        image=image or "",
+        port=r.check(r.integer, "PORT", 8080, minimum=1, maximum=65535),
+        memory=r.check(r.text, "MEMORY", "512Mi", pattern=MEMORY, hint="for example 512Mi or 2Gi"),
+        cpu=r.check(r.text, "CPU", "1", pattern=CPU, hint="for example 1, 2 or 1000m"),
+        max_instances=r.check(r.integer, "MAX_INSTANCES", 3, minimum=1, maximum=1000),
+        container_env=r.check(_container_env, r),
+        run_endpoint=r.check(r.url, "RUN_ENDPOINT", region_root),
+        home_url=r.check(r.url, "HOME_URL"),
+        health_path=r.check(r.text, "HEALTH_PATH", "/healthz", pattern=re.compile(r"^/[A-Za-z0-9._~/-]*$"),
+                            hint="a path such as /healthz"),
+        probe_count=r.check(r.integer, "PROBE_COUNT", 3, minimum=1, maximum=20),
+        probe_interval_seconds=r.check(r.number, "PROBE_INTERVAL_SECONDS", 2.0, maximum=60),
+        probe_timeout_seconds=r.check(r.number, "PROBE_TIMEOUT_SECONDS", 5.0, minimum=0.1, maximum=60),
+        min_active_seconds=r.check(r.integer, "MIN_ACTIVE_SECONDS", 300),
+        ready_timeout_seconds=r.check(r.number, "READY_TIMEOUT_SECONDS", 300.0, minimum=1, maximum=3600),
+        poll_interval_seconds=r.check(r.number, "POLL_INTERVAL_SECONDS", 1.0, minimum=0.05, maximum=30),
+        public_timeout_seconds=r.check(r.number, "PUBLIC_TIMEOUT_SECONDS", 120.0, maximum=600),
+        http_timeout_seconds=r.check(r.number, "HTTP_TIMEOUT_SECONDS", 30.0, minimum=1, maximum=300),
+        api_retries=r.check(r.integer, "API_RETRIES", 4, maximum=10),
+        retry_base_seconds=r.check(r.number, "RETRY_BASE_SECONDS", 0.5, maximum=10),
         basic_user=basic_user,
         basic_password=basic_password,
         token=token,
         cloudflare_token=cf["CLOUDFLARE_TOKEN"],
         cloudflare_zone_id=cf["CLOUDFLARE_ZONE_ID"],
         cloudflare_host=cf["CLOUDFLARE_HOST"],
-        cloudflare_endpoint=r.url("CLOUDFLARE_ENDPOINT", DEFAULT_CLOUDFLARE_ENDPOINT),
-        failover_domain=failover_domain,
+        failover_domain=r.check(r.text, "FAILOVER_DOMAIN", pattern=HOSTNAME,
+                                hint="a hostname such as failover.example.org"),
         alert_policy=r.text("ALERT_POLICY"),
-        monitoring_endpoint=r.url("MONITORING_ENDPOINT", DEFAULT_MONITORING_ENDPOINT),
-        scheduler_endpoint=r.url("SCHEDULER_ENDPOINT", DEFAULT_SCHEDULER_ENDPOINT),
-        pubsub_endpoint=r.url("PUBSUB_ENDPOINT", DEFAULT_PUBSUB_ENDPOINT),
-        resourcemanager_endpoint=r.url("RESOURCEMANAGER_ENDPOINT", DEFAULT_RESOURCEMANAGER_ENDPOINT),
-        trust_alerts=r.boolean("TRUST_ALERTS", False),
-        max_event_age_seconds=r.integer("MAX_EVENT_AGE_SECONDS", 6 * 3600, minimum=60),
+        trust_alerts=r.check(r.boolean, "TRUST_ALERTS", False),
+        max_event_age_seconds=r.check(r.integer, "MAX_EVENT_AGE_SECONDS", 6 * 3600, minimum=60),
     )
+    for variable, default in ENDPOINTS.items():
+        values[variable.lower()] = r.check(r.url, variable, default)
+    if r.problems:
+        raise ConfigError.of(r.problems)
+    return Settings(**values)
 
 
 _cache: tuple[tuple, Settings] | None = None
@@ -319,14 +389,14 @@ def _fingerprint(env: Mapping[str, str]) -> tuple:
     return tuple(sorted((k, v) for k, v in env.items() if k.startswith(PREFIX) or k == "GOOGLE_CLOUD_PROJECT"))
 
 
-def load() -> Settings:
-    """Settings from ``os.environ``, validated once per distinct environment."""
+def load(need: tuple[str, ...] = ("region", "image")) -> Settings:
+    """Settings from ``os.environ``, validated once per distinct environment (see ``from_env`` for ``need``)."""
     global _cache
-    key = _fingerprint(os.environ)
+    key = (_fingerprint(os.environ), need)
     cached = _cache
     if cached is not None and cached[0] == key:
         return cached[1]
-    settings = from_env(os.environ)
+    settings = from_env(os.environ, need=need)
     logs.conceal(settings.token, settings.basic_password, settings.cloudflare_token)
     _cache = (key, settings)
     return settings

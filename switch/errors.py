@@ -21,14 +21,28 @@ class SwitchError(Exception):
 
 
 class ConfigError(SwitchError):
-    """The environment is missing or has a bad value; ``variable`` names it."""
+    """The environment is missing or has a bad value; ``variable`` names it.
+
+    One error can carry every problem found (``problems``), so a person fixes
+    them all before the next run; ``variable`` is the first.
+    """
 
     status = 500
     code = "configuration"
 
-    def __init__(self, variable: str, problem: str):
-        super().__init__(f"{variable}: {problem}", variable=variable)
+    def __init__(self, variable: str, problem: str, *, more: tuple[tuple[str, str], ...] = ()):
+        text = f"{variable}: {problem}"
+        if more:
+            text += f" ({len(more)} more below)" + "".join(f"\n  {v}: {p}" for v, p in more)
+        super().__init__(text, variable=variable)
         self.variable = variable
+        self.problem = problem
+        self.problems = [(variable, problem), *more]
+
+    @classmethod
+    def of(cls, problems: list[tuple[str, str]]) -> "ConfigError":
+        (variable, problem), *more = problems
+        return cls(variable, problem, more=tuple(more))
 
 
 class BadRequest(SwitchError):

@@ -20,7 +20,7 @@ REGION = "europe-west1"
 SERVICE = "site-replica"
 IMAGE = "europe-west1-docker.pkg.dev/switch-demo/site/www:2026-11-19"
 TOKEN = "t0ken-for-tests-0123456789"
-USER, PASSWORD = "monitoring", "s3cret-password"
+USER, PASSWORD = "monitoring", "s3cret-password-for-test"
 RUN_ROOT = f"https://{REGION}-run.googleapis.com/v1/projects/{PROJECT}/locations/{REGION}/services"
 SERVICE_URL = f"{RUN_ROOT}/{SERVICE}"
 

@@ -101,3 +101,51 @@ def test_load_validates_once_per_environment(monkeypatch, env):
     assert config.load() is first
     monkeypatch.setenv("SWITCH_PORT", "9000")
     assert config.load().port == 9000
+
+
+def test_every_problem_comes_in_one_error_so_one_run_shows_them_all():
+    with pytest.raises(ConfigError) as caught:
+        load(SWITCH_REGION=None, SWITCH_IMAGE=None, SWITCH_PORT="http", SWITCH_TOKEN="short")
+
+    assert [v for v, _ in caught.value.problems] == ["SWITCH_REGION", "SWITCH_IMAGE", "SWITCH_TOKEN", "SWITCH_PORT"]
+    message = caught.value.message
+    assert message.startswith("SWITCH_REGION: is not set") and "(3 more below)" in message
+    assert all(f"\n  {v}:" in message for v in ("SWITCH_IMAGE", "SWITCH_TOKEN", "SWITCH_PORT"))
+
+
+@pytest.mark.parametrize("value", ["CHANGE-ME-TO-A-LONG-RANDOM-SECRET", "replace_me_with_something_long",
+                                   "<your-token-goes-here>", "xxxxxxxxxxxxxxxxxxxx", "0000000000000000000",
+                                   "${SWITCH_TOKEN_FROM_VAULT}"])
+@pytest.mark.parametrize("variable", ["SWITCH_TOKEN", "SWITCH_BASIC_PASSWORD"])
+def test_a_placeholder_secret_is_refused_without_echoing_it(variable, value):
+    with pytest.raises(ConfigError) as caught:
+        load(**{variable: value})
+
+    assert caught.value.variable == variable
+    assert "placeholder" in caught.value.message or "too short" in caught.value.message
+    assert value not in caught.value.message
+
+
+def test_a_basic_password_needs_as_many_characters_as_a_token():
+    with pytest.raises(ConfigError) as caught:
+        load(SWITCH_BASIC_PASSWORD="fifteen-chars15")
+    assert caught.value.variable == "SWITCH_BASIC_PASSWORD" and "too short" in caught.value.message
+
+
+def test_the_deploy_apis_have_their_own_endpoints():
+    s = load(SWITCH_FUNCTIONS_ENDPOINT="http://127.0.0.1:8090", SWITCH_IAM_ENDPOINT="http://localhost:1/")
+
+    assert s.functions_endpoint == "http://127.0.0.1:8090/" and s.iam_endpoint == "http://localhost:1/"
+    assert s.secretmanager_endpoint == "https://secretmanager.googleapis.com/"
+    with pytest.raises(ConfigError) as caught:
+        load(SWITCH_SECRETMANAGER_ENDPOINT="http://secrets.example.org/")
+    assert caught.value.variable == "SWITCH_SECRETMANAGER_ENDPOINT"
+
+
+def test_a_command_that_does_not_use_region_or_image_does_not_ask_for_them():
+    env = {k: v for k, v in BASE_ENV.items() if k not in ("SWITCH_REGION", "SWITCH_IMAGE")}
+
+    settings = config.from_env(env, need=())
+    assert settings.region == "" and settings.image == ""
+    with pytest.raises(ConfigError):
+        config.from_env(env)
