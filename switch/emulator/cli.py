@@ -13,9 +13,12 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m switch emulator",
         description="Serve local stand-ins for Cloud Run Admin v1, Cloud Monitoring v3, Cloud Scheduler v1, Pub/Sub "
-        "v1 topic IAM, Resource Manager v1 and Cloudflare v4 redirect rules on one loopback port, so switch can "
-        "run end to end without Google or Cloudflare. Point every SWITCH_*_ENDPOINT at it. "
-        "Control it over HTTP under /_emulator/ (requests, faults, config, alerts, state).",
+        "v1 topics, Resource Manager v1 (projects, project IAM), Cloud Functions v2 (with source upload and "
+        "long-running operations), Secret Manager v1, IAM v1 service accounts and Cloudflare v4 redirect rules on "
+        "one loopback port, so switch can run and be deployed end to end without Google or Cloudflare. Point every "
+        "SWITCH_*_ENDPOINT at it (gcloud too: set each CLOUDSDK_API_ENDPOINT_OVERRIDES_* to it, and gcloud's "
+        "HTTP proxy for Run's regional endpoint). Control it over HTTP under /_emulator/ (requests, faults, "
+        "config, alerts, topics, serviceAccounts, state).",
     )
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default: %(default)s)")
     parser.add_argument("--port", type=int, default=8090,
@@ -27,6 +30,9 @@ def _parser() -> argparse.ArgumentParser:
                         "(default: %(default)s)")
     parser.add_argument("--cert-delay", type=float, default=1.0, metavar="SECONDS",
                         help="how long a domain mapping waits for its certificate (default: %(default)s)")
+    parser.add_argument("--deploy-delay", type=float, default=1.0, metavar="SECONDS",
+                        help="how long a long-running operation (a function's deploy or delete) takes "
+                        "(default: %(default)s)")
     parser.add_argument("--failing-image", default="fail", metavar="TEXT",
                         help="images containing TEXT never become Ready (default: %(default)s)")
     parser.add_argument("--project-number", default="123456789012",
@@ -62,6 +68,7 @@ def main(argv: list[str] | None = None) -> int:
         project_number=args.project_number,
         cloudflare_token=args.cloudflare_token,
         cert_delay=args.cert_delay,
+        deploy_delay=args.deploy_delay,
     )
     if args.fault_status is not None:
         try:
@@ -79,7 +86,8 @@ def main(argv: list[str] | None = None) -> int:
         f"switch emulator listening on {emulator.url} (Ctrl-C to stop); set "
         f"SWITCH_RUN_ENDPOINT={emulator.url} SWITCH_MONITORING_ENDPOINT={emulator.url} "
         f"SWITCH_SCHEDULER_ENDPOINT={emulator.url} SWITCH_PUBSUB_ENDPOINT={emulator.url} "
-        f"SWITCH_RESOURCEMANAGER_ENDPOINT={emulator.url} "
+        f"SWITCH_RESOURCEMANAGER_ENDPOINT={emulator.url} SWITCH_FUNCTIONS_ENDPOINT={emulator.url} "
+        f"SWITCH_SECRETMANAGER_ENDPOINT={emulator.url} SWITCH_IAM_ENDPOINT={emulator.url} "
         f"SWITCH_CLOUDFLARE_ENDPOINT={emulator.cloudflare_url}",
         flush=True,
     )

@@ -32,6 +32,12 @@ def new_etag() -> str:
     return base64.b64encode(b"\x07" + random.getrandbits(52).to_bytes(7, "big")).decode()
 
 
+def standard(etag) -> str:
+    """An etag in standard base64. It is bytes in proto JSON, so Google reads the URL-safe
+    alphabet too, and apitools clients (gcloud) send it back that way: ``BwX-a_c=`` for ``BwX+a/c=``."""
+    return str(etag).replace("-", "+").replace("_", "/")
+
+
 def render(stored: dict | None, *, versioned: bool = True) -> dict:
     """The policy as getIamPolicy answers it. ``versioned``: an unwritten policy says version 1 (Run does)."""
     if stored:
@@ -62,7 +68,7 @@ def replace(stored: dict | None, body: dict, *, example_role: str = "roles/viewe
     bindings = _bindings(policy.get("bindings"), policy.get("version", 1), example_role, role_allowed, member_allowed)
     # No etag is a blind write; a different one means someone wrote since
     # the caller read, and the whole read-modify-write must be redone.
-    if policy.get("etag") and policy["etag"] != render(stored, versioned=versioned)["etag"]:
+    if policy.get("etag") and standard(policy["etag"]) != render(stored, versioned=versioned)["etag"]:
         raise GoogleError(
             409,
             "There were concurrent policy changes. Please retry the whole read-modify-write with exponential backoff.",

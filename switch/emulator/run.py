@@ -285,6 +285,54 @@ class RunApi(GoogleApi):
             failing=bool(self.failing_image) and self.failing_image in container["image"],
         )
 
+    # -- services another product runs (a 2nd gen function's) ---------------
+
+    def put_managed(self, project: str, region: str, name: str, metadata: dict, spec: dict, now: float) -> str:
+        """Create or update a service on behalf of Cloud Functions; its new revision is ready at once.
+
+        The function's operation already took its time, and its image never
+        counts as failing, whatever its name. Returns the new revision's name.
+        Raises ValueError when the name is taken by a service Cloud Functions
+        does not manage.
+        """
+        stored = self.find(project, region, name)
+        if stored is not None and stored.body["metadata"]["labels"].get("goog-managed-by") != "cloudfunctions":
+            raise ValueError(f"Cloud Run service {name} already exists and is not managed by Cloud Functions")
+        spec = knative.normalized_spec(spec, self.project_number)
+        labels = {**metadata.get("labels", {}), "cloud.googleapis.com/location": region}
+        creator = f"service-{self.project_number}@gcf-admin-robot.iam.gserviceaccount.com"
+        if stored is None:
+            stored = Stored(body={
+                "apiVersion": "serving.knative.dev/v1",
+                "kind": "Service",
+                "metadata": {
+                    "name": name,
+                    "namespace": self.project_number,
+                    "selfLink": f"/apis/serving.knative.dev/v1/namespaces/{self.project_number}/services/{name}",
+                    "uid": str(uuid.uuid4()),
+                    "resourceVersion": "",
+                    "generation": 0,
+                    "creationTimestamp": rfc3339(now),
+                },
+                "spec": spec,
+            }, revisions=[], written_at=now)
+            self.stored.setdefault((project, region), {})[name] = stored
+        meta = stored.body["metadata"]
+        meta["generation"] += 1
+        meta["labels"] = labels
+        meta["annotations"] = self._annotations(metadata.get("annotations", {}), region, name, creator)
+        stored.body["spec"] = spec
+        revision = self._revision(name, spec, meta["generation"], stored.revisions, now)
+        revision.ready_at, revision.failing = now, False
+        stored.revisions.append(revision)
+        stored.written_at = max(now, stored.written_at + 1e-5)
+        return revision.name
+
+    def remove_managed(self, project: str, region: str, name: str) -> None:
+        """Delete a function's service with its function (name taken a while, as any deleted service)."""
+        if self.stored.get((project, region), {}).pop(name, None) is not None:
+            self.deleting[(project, region, name)] = time.time() + self.delete_delay
+
     # -- IAM -------------------------------------------------------------
 
     def _iam_target(self, project, region, name, permission) -> Stored:

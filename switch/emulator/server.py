@@ -1,14 +1,27 @@
 """The emulator: one WSGI app serving every emulated API on one loopback port.
 
 Paths:
-- ``v1/...`` Cloud Run Admin v1, ``v3/...`` Cloud Monitoring, ``client/v4/...``
-  Cloudflare: the API calls, recorded, subject to faults and latency;
+- ``v1/...`` Cloud Run Admin v1, Cloud Scheduler, Pub/Sub, Resource Manager,
+  Secret Manager, IAM service accounts (and, for gcloud, Service Usage, Cloud
+  Build's default account and Cloud Functions v1's listings: ``support.py``),
+  ``v2/...`` Cloud Functions, ``v3/...``
+  Cloud Monitoring, ``client/v4/...`` Cloudflare: the API calls, recorded,
+  subject to faults and latency;
+- ``_upload/{bucket}/{object}`` the signed URL a function's source is PUT to;
 - ``_run/{region}/{service}/...`` a replica as a visitor sees it;
+- ``_fn/{region}/{function}/...`` a 2nd gen function's ``url``;
 - ``_edge/{host}/{path}`` what a visitor of the site gets from Cloudflare's edge;
 - ``_emulator/...`` control for a separate process (never faulted).
 
 Every handler runs under one lock, so the API modules need none of their own;
 latency is slept outside it, so slow calls do not serialize the others.
+Long-running operations (``operations.py``) are settled under that lock
+before every API call, visit and snapshot, so their effects show wherever
+one looks first.
+
+Absolute-form request lines (``GET http://host/v1/...``) are served by path,
+so the emulator also works as an HTTP proxy for a client that derives host
+names from its endpoint (gcloud's regional Cloud Run endpoints).
 """
 
 from __future__ import annotations
@@ -26,21 +39,27 @@ from . import edge
 from .cloudflare import CloudflareApi
 from .domains import DomainMappingsApi
 from .faults import Faults
+from .functions import FunctionsApi
 from .google import html_not_found
 from .monitoring import MonitoringApi
+from .operations import Operations
 from .pubsub import PubSubApi
 from .resourcemanager import ResourceManagerApi
 from .routing import ApiError
 from .run import RunApi
 from .scheduler import SchedulerApi
+from .secretmanager import SecretManagerApi
+from .serviceaccounts import ServiceAccountsApi
 from .serving import Background
+from .support import CloudBuildApi, FunctionsV1Api, ServiceUsageApi
+from .uploads import Uploads
 
 
 @dataclass(frozen=True)
 class Record:
     """One request as the emulator saw and answered it (status 0: dropped)."""
 
-    kind: str  # "api", "replica" or "edge"
+    kind: str  # "api", "replica", "edge", "upload" (a function's source) or "function" (a visit to its url)
     method: str
     path: str
     query: dict
@@ -61,6 +80,7 @@ class Emulator:
         project_number: str = "123456789012",
         cloudflare_token: str | None = None,
         cert_delay: float = 1.0,
+        deploy_delay: float = 1.0,
     ):
         self.host = host
         self.port = port
@@ -72,9 +92,18 @@ class Emulator:
         self.cloudflare = CloudflareApi(cloudflare_token)
         self.scheduler = SchedulerApi()
         self.pubsub = PubSubApi(agent_exists=self.monitoring.has_agent)
-        self.resourcemanager = ResourceManagerApi(project_number)
+        self.serviceaccounts = ServiceAccountsApi(project_number)
+        self.resourcemanager = ResourceManagerApi(project_number, member_refusal=self.serviceaccounts.refusal)
+        self.secretmanager = SecretManagerApi(project_number, member_refusal=self.serviceaccounts.refusal)
+        self.operations = Operations(deploy_delay)
+        self._uploads = Uploads(project_number)
+        self.functions = FunctionsApi(lambda: self.url, project_number, self.operations, self._uploads, self.run,
+                                      self.serviceaccounts, self.secretmanager, self.pubsub, self.resourcemanager)
+        # Several APIs share "v1/": the server asks each in turn, so their templates must not overlap
+        # (tests/test_emulator_deploy.py proves each path reaches its own API).
         self.apis = [self.run, self.domains, self.monitoring, self.cloudflare, self.scheduler, self.pubsub,
-                     self.resourcemanager]
+                     self.resourcemanager, self.secretmanager, self.serviceaccounts, self.functions,
+                     ServiceUsageApi(project_number), CloudBuildApi(project_number), FunctionsV1Api()]
         self.faults = Faults()
         self.latency = 0.0
         self._records: list[Record] = []
@@ -163,6 +192,11 @@ class Emulator:
         with self._lock:
             self.domains.cert_delay = seconds
 
+    def set_deploy_delay(self, seconds: float) -> None:
+        """How long a long-running operation (a function's create, update, delete) takes from now on."""
+        with self._lock:
+            self.operations.delay = seconds
+
     # -- alerts ------------------------------------------------------------
 
     def open_alert(self, policy_display_name: str, project: str | None = None, host: str | None = None) -> str:
@@ -183,6 +217,11 @@ class Emulator:
         with self._lock:
             return self.pubsub.add(name)
 
+    def create_service_account(self, project: str, account_id: str, display_name: str = "") -> dict:
+        """Create the IAM service account ``ACCOUNT_ID@PROJECT.iam.gserviceaccount.com`` (kept if it exists)."""
+        with self._lock:
+            return self.serviceaccounts.add(project, account_id, display_name)
+
     # -- snapshots for assertions ---------------------------------------------
 
     def services(self, project: str, region: str) -> dict:
@@ -200,9 +239,35 @@ class Emulator:
         with self._lock:
             return self.cloudflare.snapshot(zone_id)
 
+    def function(self, name: str) -> dict:
+        """The Cloud Function ``projects/P/locations/L/functions/F`` as GET answers it now."""
+        with self._lock:
+            self.operations.settle()
+            fn = self.functions.functions.get(name)
+            if fn is None:
+                raise KeyError(f"no function {name!r}")
+            return self.functions.render(fn)
+
+    def operation(self, name: str) -> dict:
+        with self._lock:
+            self.operations.settle()
+            return self.operations.render(self.operations.stored[name])
+
+    @property
+    def uploads(self) -> dict[str, bytes]:
+        """Every uploaded function source: ``"bucket/object"`` -> the zip's bytes."""
+        with self._lock:
+            return self._uploads.contents()
+
+    def project_policy(self, project: str) -> dict:
+        """The project's IAM policy as Resource Manager's getIamPolicy answers it."""
+        with self._lock:
+            return copy.deepcopy(self.resourcemanager.policy(project))
+
     def state(self) -> dict:
         """Everything the emulator holds, as ``GET /_emulator/state`` shows it."""
         with self._lock:
+            self.operations.settle()
             now = time.time()
             return {
                 "services": {f"{p}/{r}": self.run.snapshot(p, r) for p, r in self.run.stored},
@@ -221,6 +286,12 @@ class Emulator:
                 "alertPolicies": self.monitoring.snapshot_of("alertPolicies"),
                 "jobs": self.scheduler.snapshot(),
                 "topics": self.pubsub.snapshot(),
+                "functions": self.functions.snapshot(),
+                "operations": {n: self.operations.render(op, now) for n, op in self.operations.stored.items()},
+                "uploads": self._uploads.snapshot(),
+                "secrets": self.secretmanager.snapshot(),
+                "serviceAccounts": self.serviceaccounts.snapshot(),
+                "projectIam": self.resourcemanager.snapshot(),
                 "rulesets": copy.deepcopy(self.cloudflare.rulesets),
                 "faults": [f.describe() for f in self.faults.active],
                 "config": self._config(),
@@ -231,6 +302,7 @@ class Emulator:
             "ready_delay": self.run.ready_delay,
             "delete_delay": self.run.delete_delay,
             "cert_delay": self.domains.cert_delay,
+            "deploy_delay": self.operations.delay,
             "latency_ms": self.latency * 1000,
         }
 
@@ -245,6 +317,10 @@ class Emulator:
             response = self._visit("replica", request, self._replica, path)
         elif path.startswith("_edge/"):
             response = self._visit("edge", request, self._edge, path)
+        elif path.startswith("_upload/"):
+            response = self._visit("upload", request, self._uploads.put, path)
+        elif path.startswith("_fn/"):
+            response = self._visit("function", request, self._function, path)
         else:
             response = self._api(request, path, environ)
         return response(environ, start_response)
@@ -283,6 +359,7 @@ class Emulator:
         if not owners:
             return html_not_found(request.path)
         with self._lock:
+            self.operations.settle()
             for api in owners:
                 found = api.match(request.method, path)
                 if found:
@@ -313,6 +390,13 @@ class Emulator:
             response = answer(request, path)
         self._record(kind, request, response.status_code, arrived)
         return response
+
+    def _function(self, request: Request, path: str) -> Response:
+        parts = path.split("/", 3)  # _fn, region, function, rest
+        if len(parts) < 3:
+            return html_not_found(request.path)
+        self.operations.settle()
+        return self.functions.visit(parts[1], parts[2], parts[3] if len(parts) > 3 else "")
 
     def _replica(self, request: Request, path: str) -> Response:
         parts = path.split("/", 3)  # _run, region, name, rest
@@ -355,6 +439,8 @@ class Emulator:
                 return self._alert(body)
             if key == ("POST", "topics"):
                 return _json(self.create_topic(body.get("name")))
+            if key == ("POST", "serviceAccounts"):
+                return self._service_account(body)
             if key == ("GET", "state"):
                 return _json(self.state())
         except (TypeError, ValueError) as e:
@@ -366,6 +452,7 @@ class Emulator:
             "ready_delay": self.set_ready_delay,
             "delete_delay": self.set_delete_delay,
             "cert_delay": self.set_cert_delay,
+            "deploy_delay": self.set_deploy_delay,
             "latency_ms": self.set_latency,
         }
         unknown = set(body) - set(setters)
@@ -377,6 +464,12 @@ class Emulator:
             setters[name](value)
         with self._lock:
             return self._config()
+
+    def _service_account(self, body: dict) -> Response:
+        project, account_id = body.get("project"), body.get("accountId")
+        if not isinstance(project, str) or not isinstance(account_id, str):
+            raise ValueError('expected {"project": "PROJECT_ID", "accountId": "ID", "displayName": "..."}')
+        return _json(self.create_service_account(project, account_id, body.get("displayName", "")))
 
     def _alert(self, body: dict) -> Response:
         policy, state = body.get("policy"), body.get("state", "OPEN")
