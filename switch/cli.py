@@ -28,9 +28,13 @@ a notification channel (webhook with Basic auth or a token, or Pub/Sub), an upti
 check of SWITCH_HOME_URL's health path (60 s, three regions), an alert policy that
 notifies on open and close, and optionally a Cloud Scheduler job for /reconcile.
 Everything is labelled managed-by=switch; a second run changes nothing.
+Without --function-url it wires the function `python -m switch deploy` made
+(switch-STAGE), and without SWITCH_TOKEN in the shell it reads the token that
+deploy stored in Secret Manager.
 
-example:
-  python -m switch setup --function-url https://europe-west1-PROJECT.cloudfunctions.net/switch-prod-switch
+examples:
+  python -m switch setup
+  python -m switch setup --function-url https://europe-west1-PROJECT.cloudfunctions.net/switch-prod
 """,
     "teardown": """\
 Delete what setup created (found by its labels), and nothing else: the alert
@@ -38,6 +42,24 @@ policy, the uptime check, the notification channel and the scheduler job.
 The replica and the redirect are left to failback.
 """,
 }
+
+DEPLOY_HELP = """\
+Deploy switch as two Cloud Run functions (2nd gen) through the Cloud Functions v2
+API, with the configuration in your shell's SWITCH_* variables:
+
+  switch-STAGE          HTTP: Cloud Monitoring webhooks and curl; public (it checks
+                        SWITCH_TOKEN or Basic credentials itself)
+  switch-STAGE-pubsub   Pub/Sub: the Pub/Sub notification channel's topic, retried
+
+Both run as their own service account (switch-STAGE@PROJECT.iam.gserviceaccount.com,
+created when missing) with only the roles they use, and read SWITCH_TOKEN,
+SWITCH_BASIC_PASSWORD and SWITCH_CLOUDFLARE_TOKEN from Secret Manager. A second
+run updates in place and changes only what differs.
+
+example:
+  python -m switch deploy --dry-run
+  python -m switch deploy
+"""
 
 COMMANDS = {
     "drill": "rehearse a failover and failback end to end (local emulator, or --live)",
@@ -48,6 +70,7 @@ COMMANDS = {
     "reconcile": "compare desired and actual state and converge (what Cloud Scheduler runs)",
     "setup": "create or update the notification channel, uptime check and alert policy",
     "teardown": "remove what setup created (by label), nothing else",
+    "deploy": "deploy both entry points as Cloud Run functions (2nd gen), with their account and secrets",
     "bench": "measure cold start, per-event cost and time to recovery",
 }
 
@@ -79,8 +102,10 @@ def _print_report(report, as_json: bool) -> None:
 def cmd_status(args) -> int:
     from . import config
 
-    settings = config.load()
-    switch = _controller()
+    from .failover import Switch
+
+    settings = config.load(need=("region",))
+    switch = Switch.from_settings(settings)
     if args.json:
         _print_json(switch.status())
         return 0
@@ -125,14 +150,21 @@ def cmd_emulator(args) -> int:
 def cmd_setup(args) -> int:
     from . import config, ops
 
-    outcomes = ops.setup(config.load(), ops.options_from_args(args), dry_run=args.dry_run)
+    outcomes = ops.setup(config.load(need=()), ops.options_from_args(args), dry_run=args.dry_run)
     return 0 if outcomes is not None else 1
 
 
 def cmd_teardown(args) -> int:
     from . import config, ops
 
-    ops.teardown(config.load(), ops.options_from_args(args), dry_run=args.dry_run)
+    ops.teardown(config.load(need=()), ops.options_from_args(args), dry_run=args.dry_run)
+    return 0
+
+
+def cmd_deploy(args) -> int:
+    from .ops.deploy import DeployOptions, deploy
+
+    deploy(DeployOptions(stage=args.stage, topic=args.topic, runtime=args.runtime), dry_run=args.dry_run)
     return 0
 
 
@@ -185,6 +217,20 @@ def build_parser() -> argparse.ArgumentParser:
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
         add_arguments(command, name)
         command.set_defaults(func=func)
+
+    deploy = sub.add_parser("deploy", help=COMMANDS["deploy"], description=DEPLOY_HELP,
+                            formatter_class=argparse.RawDescriptionHelpFormatter)
+    deploy.add_argument("--dry-run", action="store_true",
+                        help="read what exists and print the plan (bodies with secrets redacted); send no write")
+    deploy.add_argument("--stage", metavar="STAGE",
+                        help="names everything deployed: functions switch-STAGE and switch-STAGE-pubsub "
+                             "(default: SWITCH_STAGE, else prod)")
+    deploy.add_argument("--topic", metavar="TOPIC",
+                        help="the Pub/Sub topic of the Pub/Sub entry point, created when missing "
+                             "(default: SWITCH_PUBSUB_TOPIC, else switch-alerts)")
+    deploy.add_argument("--runtime", default="python312", choices=("python312", "python313", "python314"),
+                        help="the Python runtime (default: %(default)s)")
+    deploy.set_defaults(func=cmd_deploy)
 
     bench = sub.add_parser("bench", help=COMMANDS["bench"], add_help=False,
                            description="All options go to the benchmark; see python -m switch bench --help.")

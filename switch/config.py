@@ -282,10 +282,10 @@ def _secret(reader: _Reader, name: str, what: str) -> str | None:
     return value
 
 
-def _credentials(r: _Reader) -> tuple[str | None, str | None, str | None]:
+def _credentials(r: _Reader, paired: bool) -> tuple[str | None, str | None, str | None]:
     basic_user = r.text("BASIC_USER")
     basic_password = r.check(_secret, r, "BASIC_PASSWORD", "password")
-    if bool(basic_user) != bool(r.raw("BASIC_PASSWORD")):
+    if bool(basic_user) != bool(r.raw("BASIC_PASSWORD")) and (paired or not basic_user):
         missing = "SWITCH_BASIC_PASSWORD" if basic_user else "SWITCH_BASIC_USER"
         r.problem(missing, "is not set; Basic auth needs both SWITCH_BASIC_USER and SWITCH_BASIC_PASSWORD")
     if basic_user and ":" in basic_user:
@@ -307,11 +307,16 @@ def _cloudflare(r: _Reader) -> dict[str, str | None]:
     return cf
 
 
-def from_env(environ: Mapping[str, str] | None = None, *, need: tuple[str, ...] = ("region", "image")) -> Settings:
+NEEDS = ("region", "image", "credentials")
+
+
+def from_env(environ: Mapping[str, str] | None = None, *, need: tuple[str, ...] = NEEDS) -> Settings:
     """Build and validate Settings; raises one ConfigError that names every bad variable.
 
-    ``need`` says which of ``region`` and ``image`` the caller uses: the
-    function needs both; setup, teardown and status ask only for what they use.
+    ``need`` says which of ``region``, ``image`` and ``credentials`` (a Basic
+    user comes with its password) the caller uses: the function needs all;
+    setup, teardown and status ask only for what they use (setup can read a
+    password the deploy stored in Secret Manager).
     """
     env = os.environ if environ is None else environ
     r = _Reader(env)
@@ -335,7 +340,7 @@ def from_env(environ: Mapping[str, str] | None = None, *, need: tuple[str, ...] 
     if image and any(c.isspace() for c in image):
         r.problem("IMAGE", f"{image!r} contains whitespace")
 
-    basic_user, basic_password, token = _credentials(r)
+    basic_user, basic_password, token = _credentials(r, "credentials" in need)
     cf = _cloudflare(r)
     region_root = f"https://{region}-run.googleapis.com/" if region else ""
 
@@ -389,7 +394,7 @@ def _fingerprint(env: Mapping[str, str]) -> tuple:
     return tuple(sorted((k, v) for k, v in env.items() if k.startswith(PREFIX) or k == "GOOGLE_CLOUD_PROJECT"))
 
 
-def load(need: tuple[str, ...] = ("region", "image")) -> Settings:
+def load(need: tuple[str, ...] = NEEDS) -> Settings:
     """Settings from ``os.environ``, validated once per distinct environment (see ``from_env`` for ``need``)."""
     global _cache
     key = (_fingerprint(os.environ), need)

@@ -33,6 +33,8 @@ from .config import Settings, is_loopback_url
 from .errors import ConfigError, UpstreamError
 
 SCOPES = ("https://www.googleapis.com/auth/cloud-platform",)
+NO_CREDENTIALS = ("no Google credentials found; on Google Cloud give the function a service account, elsewhere run "
+                  "`gcloud auth application-default login` or point GOOGLE_APPLICATION_CREDENTIALS at a key file")
 
 
 class RequestsHttp:
@@ -85,8 +87,12 @@ def credentials_for(endpoint: str):
 
         return AnonymousCredentials()
     import google.auth
+    from google.auth.exceptions import DefaultCredentialsError
 
-    credentials, _ = google.auth.default(scopes=SCOPES)
+    try:
+        credentials, _ = google.auth.default(scopes=SCOPES)
+    except DefaultCredentialsError:
+        raise ConfigError("GOOGLE_APPLICATION_CREDENTIALS", NO_CREDENTIALS) from None
     return credentials
 
 
@@ -200,10 +206,7 @@ def execute(request, *, label: str, api: str, what: str, retries: int, base: flo
                 raise UpstreamError(f"{label} {what}: {exc}", api=api, retryable=True) from exc
             why = type(exc).__name__
         except auth_errors.DefaultCredentialsError as exc:
-            raise ConfigError("GOOGLE_APPLICATION_CREDENTIALS",
-                              "no Google credentials found; on Google Cloud give the function a service account, "
-                              "elsewhere run `gcloud auth application-default login` or point "
-                              "GOOGLE_APPLICATION_CREDENTIALS at a key file") from exc
+            raise ConfigError("GOOGLE_APPLICATION_CREDENTIALS", NO_CREDENTIALS) from exc
         except auth_errors.GoogleAuthError as exc:
             raise UpstreamError(f"{label} {what}: Google credentials failed: {exc}", api=api,
                                 retryable=True) from exc

@@ -34,12 +34,13 @@ def test_help_lists_every_command():
     result = run("--help")
 
     assert result.returncode == 0
-    for command in ("drill", "emulator", "status", "failover", "failback", "reconcile", "setup", "teardown", "bench"):
+    for command in ("drill", "emulator", "status", "failover", "failback", "reconcile", "setup", "teardown", "deploy",
+                    "bench"):
         assert command in result.stdout
 
 
 @pytest.mark.parametrize("command", ["drill", "emulator", "status", "failover", "failback", "reconcile", "setup",
-                                     "teardown", "bench"])
+                                     "teardown", "deploy", "bench"])
 def test_every_command_has_help(command):
     result = run(command, "--help")
 

@@ -16,6 +16,7 @@ import re
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+import responses
 
 from switch import config, ops
 from switch.ops import marks
@@ -402,13 +403,30 @@ def test_a_duplicate_left_by_a_retried_create_is_removed(fake, settings):
     assert fake.writes() == [("DELETE", f"https://monitoring.googleapis.com/v3/{twin['name']}")]
 
 
-def test_missing_function_url_for_a_webhook_channel_fails_before_any_api_call(fake, settings):
+FUNCTION = f"https://cloudfunctions.googleapis.com/v2/projects/{PROJECT}/locations/{REGION}/functions/switch-prod"
+
+
+def test_missing_function_url_and_no_deployed_function_fails_before_any_write(fake, settings):
+    fake.mock.add(responses.GET, FUNCTION, status=404,
+                  json={"error": {"code": 404, "message": "Function not found", "status": "NOT_FOUND"}})
+
     with pytest.raises(ConfigError) as caught:
         ops.setup(settings, SetupOptions(), out=lambda line: None)
 
     assert caught.value.variable == "--function-url"
-    assert "webhook_basicauth" in caught.value.message
-    assert len(fake.mock.calls) == 0
+    assert "webhook_basicauth" in caught.value.message and "python -m switch deploy" in caught.value.message
+    assert [c.request.url.split("?")[0] for c in fake.mock.calls] == [FUNCTION]
+
+
+def test_without_a_function_url_setup_wires_the_deployed_function(fake, settings):
+    deployed = "https://switch-prod-abc123-ew.a.run.app"
+    fake.mock.add(responses.GET, FUNCTION, json={"name": "f", "url": deployed, "state": "ACTIVE"})
+
+    _, lines = run_setup(settings, SetupOptions())
+
+    [channel] = fake.sent("POST", "/notificationChannels")
+    assert channel["labels"]["url"] == deployed
+    assert any(f"from the deployed switch-prod: {deployed}" in line for line in lines)
 
 
 @pytest.mark.parametrize("values, variable", [
@@ -417,10 +435,31 @@ def test_missing_function_url_for_a_webhook_channel_fails_before_any_api_call(fa
      "SWITCH_TOKEN"),
 ])
 def test_setup_names_the_missing_variable(fake, env, values, variable):
+    # Without credentials in the shell, setup looks for those a deploy stored (there are none here).
+    fake.mock.add(responses.GET, re.compile(r"https://secretmanager\.googleapis\.com/.*"), status=404,
+                  json={"error": {"code": 404, "message": "Secret not found", "status": "NOT_FOUND"}})
+
     with pytest.raises(ConfigError) as caught:
         ops.setup(settings_with(env, **values), SetupOptions(function_url=FUNCTION_URL), out=print)
     assert caught.value.variable == variable
-    assert len(fake.mock.calls) == 0
+    assert [c.request.method for c in fake.mock.calls if "secretmanager" not in c.request.url] == []
+    assert fake.writes() == []
+
+
+def test_setup_takes_the_token_a_deploy_stored_in_secret_manager(fake, env):
+    stored = "token-the-deploy-stored-0123456789"
+    fake.mock.add(responses.GET, f"https://secretmanager.googleapis.com/v1/projects/{PROJECT}/secrets/"
+                  "switch-prod-token/versions/latest:access",
+                  json={"name": "v", "payload": {"data": base64.b64encode(stored.encode()).decode()}})
+    settings = settings_with(env, HOME_URL="https://www.example.org", TOKEN=None, BASIC_USER=None,
+                             BASIC_PASSWORD=None)
+
+    outcomes, lines = run_setup(settings, SetupOptions(function_url=FUNCTION_URL, channel="token"))
+
+    [channel] = fake.sent("POST", "/notificationChannels")
+    assert channel["labels"]["url"] == f"{FUNCTION_URL}?auth_token={stored}"
+    assert any("read from Secret Manager (switch-prod-token)" in line for line in lines)
+    assert all(stored not in line for line in lines)
 
 
 @pytest.mark.parametrize("options, variable", [
@@ -579,11 +618,15 @@ def test_chain_status_renders_a_table_with_alert_open(fake, settings):
                      "traffic": {"router": "cloudflare", "configured": True, "enabled": True,
                                  "target": "https://site-replica-xyz.a.run.app"}}
 
+    fake.mock.add(responses.GET, re.compile(r"https://cloudfunctions\.googleapis\.com/v2/.*"), status=404,
+                  json={"error": {"code": 404, "message": "Function not found", "status": "NOT_FOUND"}})
     rows = ops.chain_status(settings, extra=lambda: ops.rows_from_switch_status(switch_status))
     table = ops.format_table(rows)
 
     assert [r.part for r in rows] == ["notification channel", "uptime check", "alert policy", "scheduler job",
-                                      "replica", "redirect"]
+                                      "function", "function", "replica", "redirect"]
+    assert [r.state for r in rows if r.part == "function"] == ["missing", "missing"]
+    assert "run: python -m switch deploy" in table
     assert "alert open: yes" in table
     assert table.splitlines()[0].split() == ["PART", "STATE", "NAME", "DETAIL"]
     assert PASSWORD not in table

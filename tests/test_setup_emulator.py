@@ -33,7 +33,7 @@ TOPIC = f"projects/{PROJECT}/topics/switch-alerts"
 AGENT = f"serviceAccount:service-{NUMBER}@gcp-sa-monitoring-notification.iam.gserviceaccount.com"
 POLICY_NAME = "switch: www.example.org down"
 WRITES = ("POST", "PUT", "PATCH", "DELETE")
-ENDPOINTS = ("RUN", "MONITORING", "SCHEDULER", "PUBSUB", "RESOURCEMANAGER")
+ENDPOINTS = ("RUN", "MONITORING", "SCHEDULER", "PUBSUB", "RESOURCEMANAGER", "FUNCTIONS", "SECRETMANAGER", "IAM")
 
 
 @pytest.fixture
@@ -361,7 +361,8 @@ def test_chain_status_links_the_open_alert_to_the_policy_setup_made(emu):
 
     rows = ops.chain_status(config.from_env(os.environ))
     assert [(r.part, r.state) for r in rows] == [("notification channel", "ok"), ("uptime check", "ok"),
-                                                  ("alert policy", "ok"), ("scheduler job", "missing")]
+                                                  ("alert policy", "ok"), ("scheduler job", "missing"),
+                                                  ("function", "missing"), ("function", "missing")]
     assert "alert open: yes" in rows[2].detail
 
 

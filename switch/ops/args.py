@@ -32,6 +32,9 @@ def add_arguments(parser, command: str = "setup") -> None:
                                  "function) and SWITCH_TOKEN as ?auth_token=")
         parser.add_argument("--project-number", metavar="NUMBER",
                             help="the project's number, for the Pub/Sub grant (else asked of Resource Manager)")
+    parser.add_argument("--stage", metavar="STAGE",
+                        help="the deploy's stage: its functions, and the secrets setup reads when SWITCH_TOKEN "
+                             "is not set (default: SWITCH_STAGE, else prod)")
     parser.add_argument("--scheduler-region", metavar="REGION",
                         help="Cloud Scheduler region of the reconcile job (default: SWITCH_REGION)")
 
@@ -51,4 +54,5 @@ def options_from_args(args) -> SetupOptions:
         scheduler_region=get("scheduler_region"),
         service_account=get("service_account"),
         project_number=get("project_number"),
+        stage=get("stage"),
     )

@@ -19,6 +19,7 @@ publisher grant: the topic is the user's and may serve other channels.
 
 from __future__ import annotations
 
+import base64
 import re
 from dataclasses import dataclass, field
 from typing import Callable
@@ -26,7 +27,7 @@ from urllib.parse import urlsplit
 
 from ..config import Settings, is_loopback_url
 from ..errors import ConfigError, SwitchError
-from . import engine
+from . import engine, naming
 from .engine import Context, Outcome, Recorder, Row
 from .google import Google
 from .kinds import kinds
@@ -44,6 +45,13 @@ TEARDOWN = ("alert policy", "uptime check", "notification channel", "scheduler j
 STATUS = ("notification channel", "uptime check", "alert policy", "scheduler job")
 
 
+def _functions(scope) -> list:
+    """The deployed functions, as status shows them."""
+    from .kinds.function import Function
+
+    return [Function(entry) for entry in naming.ENTRY_POINTS] if scope.region else []
+
+
 @dataclass(frozen=True)
 class SetupOptions:
     """What setup needs beyond Settings. ``channel`` None: basic when Basic credentials are set, else token."""
@@ -56,6 +64,7 @@ class SetupOptions:
     scheduler_region: str | None = None
     service_account: str | None = None
     project_number: str | None = None
+    stage: str | None = None  # the deploy's stage: where its secrets and functions are found
 
 
 @dataclass(frozen=True)
@@ -66,6 +75,8 @@ class Target:
     service: str
     scheduler_region: str
     options: SetupOptions = field(default_factory=SetupOptions)
+    region: str = ""
+    stage: str = naming.DEFAULT_STAGE
     channel: str = ""
     function_url: str | None = None
     topic: str | None = None
@@ -75,12 +86,19 @@ class Target:
     path: str = "/healthz"
     duration: int = DEFAULT_ALERT_DURATION
 
+    @property
+    def location(self) -> str:
+        return f"projects/{self.project}/locations/{self.region}"
+
+    def function_name(self, entry: str) -> str:
+        return f"{self.location}/functions/{naming.function_id(self.stage, entry)}"
+
 
 def _function_url(value: str) -> str:
     parts = urlsplit(value)
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise ConfigError("--function-url", f"{value!r} is not a URL; give the deployed function's URL, "
-                          "for example https://REGION-PROJECT.cloudfunctions.net/switch")
+                          "for example https://REGION-PROJECT.cloudfunctions.net/switch-prod")
     if parts.scheme == "http" and not is_loopback_url(value):
         # The channel sends credentials with every notification.
         raise ConfigError("--function-url", f"{value!r} uses plain http; the function's URL must be https")
@@ -135,8 +153,9 @@ def resolve(settings: Settings, options: SetupOptions) -> Target:
 
     function_url = _function_url(options.function_url) if options.function_url else None
     if function_url is None and kind in ("basic", "token"):
-        raise ConfigError("--function-url", f"is required for a {CHANNEL_TYPES[kind]} channel; give the deployed "
-                          "function's URL, for example https://REGION-PROJECT.cloudfunctions.net/switch")
+        raise ConfigError("--function-url", f"is required for a {CHANNEL_TYPES[kind]} channel and no deployed "
+                          "function was found; deploy first (python -m switch deploy), or give the function's "
+                          "URL, for example https://REGION-PROJECT.cloudfunctions.net/switch-prod")
     if function_url is None and options.scheduler:
         raise ConfigError("--function-url", "is required with --scheduler; the job calls <function-url>/reconcile")
     topic = None
@@ -154,11 +173,17 @@ def resolve(settings: Settings, options: SetupOptions) -> Target:
     if options.project_number is not None and not str(options.project_number).isdigit():
         raise ConfigError("--project-number", f"{options.project_number!r} is not a project number (digits only)")
 
+    scheduler_region = options.scheduler_region or settings.region
+    if options.scheduler and not scheduler_region:
+        raise ConfigError("SWITCH_REGION", "is not set; the scheduler job needs a region: set SWITCH_REGION "
+                          "or --scheduler-region")
     return Target(
         project=settings.project,
         service=settings.service,
-        scheduler_region=options.scheduler_region or settings.region,
+        scheduler_region=scheduler_region,
         options=options,
+        region=settings.region,
+        stage=naming.stage(options.stage),
         channel=kind,
         function_url=function_url,
         topic=topic,
@@ -173,7 +198,56 @@ def resolve(settings: Settings, options: SetupOptions) -> Target:
 def _scope(settings: Settings, options: SetupOptions) -> Target:
     """What teardown and status need: only where to look."""
     return Target(project=settings.project, service=settings.service,
-                  scheduler_region=options.scheduler_region or settings.region, options=options)
+                  scheduler_region=options.scheduler_region or settings.region, options=options,
+                  region=settings.region, stage=naming.stage(options.stage))
+
+
+def _looking(labels: tuple[str, ...], target: Target) -> tuple[str, ...]:
+    """The kinds that can be looked for: the scheduler job needs a region, the functions need SWITCH_REGION."""
+    return tuple(label for label in labels if (label != "scheduler job" or target.scheduler_region)
+                 and (label != "function" or target.region))
+
+
+def with_deployed_url(settings: Settings, options: SetupOptions, out: Callable[[str], None]) -> SetupOptions:
+    """``options`` with the deployed HTTP function's URL when ``--function-url`` was not given."""
+    if options.function_url or options.channel == "pubsub" or not settings.region:
+        return options
+    from dataclasses import replace
+
+    api = Google(settings)
+    name = _scope(settings, options).function_name("switch")
+    function = api.get_or_none(api.functions.functions().get(name=name), "cloudfunctions", "get function")
+    url = (function or {}).get("url") or ((function or {}).get("serviceConfig") or {}).get("uri")
+    if not url:
+        return options
+    out(f"note: the function's URL, from the deployed {name.rsplit('/', 1)[-1]}: {url}")
+    return replace(options, function_url=url)
+
+
+def with_deployed_secrets(settings: Settings, options: SetupOptions, out: Callable[[str], None]) -> Settings:
+    """Settings with SWITCH_TOKEN / SWITCH_BASIC_PASSWORD read from Secret Manager when the shell lacks them.
+
+    ``python -m switch deploy`` stored them there; a person wiring the alert
+    from another machine should not have to find and retype them. A secret
+    that does not exist is simply not there (setup then says what is missing).
+    """
+    if settings.token or settings.basic_password:
+        return settings
+    from dataclasses import replace
+
+    from .kinds.secret import secret_id
+
+    api, stage, found = Google(settings), naming.stage(options.stage), {}
+    for variable in ("SWITCH_TOKEN", "SWITCH_BASIC_PASSWORD"):
+        if variable == "SWITCH_BASIC_PASSWORD" and not settings.basic_user:
+            continue
+        name = f"projects/{settings.project}/secrets/{secret_id(stage, variable)}/versions/latest"
+        answer = api.get_or_none(api.secrets.versions().access(name=name), "secretmanager",
+                                 f"read {secret_id(stage, variable)}")
+        if answer is not None:
+            found[variable[len("SWITCH_"):].lower()] = base64.b64decode(answer["payload"]["data"]).decode()
+            out(f"note: {variable} read from Secret Manager ({secret_id(stage, variable)}), where deploy stored it")
+    return replace(settings, **found) if found else settings
 
 
 def _context(settings: Settings, target: Target, out: Callable[[str], None], dry_run: bool) -> Context:
@@ -187,7 +261,10 @@ def setup(settings: Settings, options: SetupOptions = SetupOptions(), *, dry_run
     Idempotent: a second run prints ``unchanged`` for each part and writes
     nothing. With ``dry_run`` it reads what exists and sends no write.
     """
-    target = resolve(settings, options)  # before any API call
+    # Reads only, and only for what the command line and the shell lack; then every check before any write.
+    settings = with_deployed_secrets(settings, options, out)
+    options = with_deployed_url(settings, options, out)
+    target = resolve(settings, options)
     ctx = _context(settings, target, out, dry_run)
     if not target.use_ssl:
         out("note: SWITCH_HOME_URL is plain http, so the uptime check does too (no certificate to validate)")
@@ -210,8 +287,11 @@ def teardown(settings: Settings, options: SetupOptions = SetupOptions(), *, dry_
     Policy first (it references the channel and the check), then check,
     channel, and the scheduler job. Anything else is never touched.
     """
-    ctx = _context(settings, _scope(settings, options), out, dry_run)
-    engine.destroy(kinds(*TEARDOWN), ctx)
+    scope = _scope(settings, options)
+    ctx = _context(settings, scope, out, dry_run)
+    if not scope.scheduler_region:
+        out("note: no SWITCH_REGION or --scheduler-region, so the scheduler job was not looked for")
+    engine.destroy(kinds(*_looking(TEARDOWN, scope)), ctx)
     ctx.rec.summary("teardown")
     return ctx.rec.outcomes
 
@@ -223,8 +303,9 @@ def chain_status(settings: Settings, options: SetupOptions = SetupOptions(), *,
     ``extra`` returns more rows (replica, domain mapping, redirect), for
     example ``lambda: rows_from_switch_status(Switch.from_settings(s).status())``.
     """
-    ctx = _context(settings, _scope(settings, options), lambda line: None, False)
-    rows = engine.status(kinds(*STATUS), ctx)
+    scope = _scope(settings, options)
+    ctx = _context(settings, scope, lambda line: None, False)
+    rows = engine.status([*kinds(*_looking(STATUS, scope)), *_functions(scope)], ctx)
     if extra is not None:
         try:
             rows.extend(extra())

@@ -35,9 +35,13 @@ def ours(item: dict, service: str, key: str = "userLabels") -> bool:
     return found.get(MANAGED_BY[0]) == MANAGED_BY[1] and found.get(SERVICE_LABEL) == service
 
 
-def our_labels(found: dict | None) -> dict:
+STAGE_LABEL = "switch-stage"
+
+
+def our_labels(found: dict | None, extra: tuple[str, ...] = ()) -> dict:
     """Only the labels switch owns: others' labels are neither compared nor removed."""
-    return {k: v for k, v in (found or {}).items() if k in (MANAGED_BY[0], SERVICE_LABEL, SECRET_LABEL)}
+    owned = (MANAGED_BY[0], SERVICE_LABEL, SECRET_LABEL, STAGE_LABEL, *extra)
+    return {k: v for k, v in (found or {}).items() if k in owned}
 
 
 def fingerprint(project: str, service: str, material: dict | str) -> str:
