@@ -29,25 +29,17 @@ except ImportError:  # pragma: no cover
 
 ROOT = Path(__file__).resolve().parents[1]
 
-# Gen1 Cloud Functions stop a call after 540 s.
-GEN1_MAX_TIMEOUT_SECONDS = 540
+# An event-driven Cloud Run function stops a call after 540 s; the HTTP one is given the same.
+MAX_TIMEOUT_SECONDS = 540
 
-# The configuration the function must receive in production, written once.
-DEPLOYED_SETTINGS = [
-    "SWITCH_PROJECT", "SWITCH_REGION", "SWITCH_SERVICE", "SWITCH_IMAGE", "SWITCH_PORT",
-    "SWITCH_MEMORY", "SWITCH_CPU", "SWITCH_MAX_INSTANCES", "SWITCH_CONTAINER_ENV",
-    "SWITCH_HOME_URL", "SWITCH_HEALTH_PATH", "SWITCH_PROBE_COUNT", "SWITCH_PROBE_INTERVAL_SECONDS",
-    "SWITCH_MIN_ACTIVE_SECONDS", "SWITCH_READY_TIMEOUT_SECONDS", "SWITCH_BASIC_USER",
-    "SWITCH_BASIC_PASSWORD", "SWITCH_TOKEN", "SWITCH_CLOUDFLARE_TOKEN", "SWITCH_CLOUDFLARE_ZONE_ID",
-    "SWITCH_CLOUDFLARE_HOST", "SWITCH_FAILOVER_DOMAIN", "SWITCH_ALERT_POLICY", "SWITCH_TRUST_ALERTS",
-]
 # API root overrides exist for the local emulator; a developer's shell must not
-# carry them into production, so serverless.yml leaves them out on purpose.
+# carry them into production.
 EMULATOR_ONLY = re.compile(r"^SWITCH_\w+_ENDPOINT$")
 # Deploy-step variables that must come from Drone secrets, never from the file.
 DRONE_SECRETS = {
     "GCP_SA_KEY", "SWITCH_PROJECT", "SWITCH_REGION", "SWITCH_IMAGE", "SWITCH_TOKEN",
-    "SWITCH_BASIC_USER", "SWITCH_BASIC_PASSWORD", "SWITCH_CLOUDFLARE_TOKEN",
+    "SWITCH_BASIC_USER", "SWITCH_BASIC_PASSWORD", "SWITCH_CLOUDFLARE_TOKEN", "SWITCH_HOME_URL",
+    "SWITCH_ALERT_POLICY",
 }
 
 
@@ -86,24 +78,31 @@ def decorated_functions(path: Path) -> dict[str, set[str]]:
 # --- serverless.yml -------------------------------------------------------
 
 
-def test_serverless_targets_gen1_python312_with_the_plugin(serverless):
+def test_serverless_hands_the_deploy_to_the_local_plugin_after_the_google_provider(serverless):
     provider = serverless["provider"]
     assert serverless["service"] == "switch"
     assert str(serverless["frameworkVersion"]) == "3"
     assert provider["name"] == "google"
-    assert provider["runtime"] == "python312"
-    assert serverless["plugins"] == ["serverless-google-cloudfunctions"]
+    # The Google plugin is the provider (package, schema); the local plugin, after it, replaces its deploy.
+    assert serverless["plugins"] == ["serverless-google-cloudfunctions", "./deploy/serverless-plugin"]
+    plugin = (ROOT / "deploy" / "serverless-plugin.js").read_text()
+    assert "GoogleDeploy" in plugin and "'-m', 'switch', 'deploy'" in plugin
     # python312 is outside the plugin's runtime enum; "error" would refuse it.
     assert serverless.get("configValidationMode", "warn") == "warn"
 
 
-def test_every_function_times_out_within_the_gen1_limit(serverless):
-    default = serverless["provider"].get("timeout", "60s")
-    for name, function in serverless["functions"].items():
-        limit = seconds(function.get("timeout", default))
-        assert limit <= GEN1_MAX_TIMEOUT_SECONDS, f"{name}: {limit}s exceeds the gen1 maximum"
-    # The HTTP call waits for the replica to become ready: give it all gen1 allows.
-    assert seconds(serverless["functions"]["switch"].get("timeout", default)) == GEN1_MAX_TIMEOUT_SECONDS
+def test_serverless_declares_what_python_deploy_does(serverless):
+    from switch.ops import deploy, naming
+
+    provider = serverless["provider"]
+    assert provider["runtime"] == deploy.RUNTIMES[0]
+    assert seconds(provider["timeout"]) == deploy.TIMEOUT_SECONDS <= MAX_TIMEOUT_SECONDS
+    assert f"{provider['memorySize']}Mi" == deploy.MEMORY
+    assert {f["handler"] for f in serverless["functions"].values()} == set(naming.ENTRY_POINTS)
+    resource = serverless["functions"]["switch_pubsub"]["events"][0]["event"]["resource"]
+    assert resource.endswith(f"{{env:SWITCH_PUBSUB_TOPIC, '{deploy.DEFAULT_TOPIC}'}}")
+    # Nothing else decides the function's configuration: the deploy takes it from the environment.
+    assert "environment" not in provider and not any("environment" in f for f in serverless["functions"].values())
 
 
 def test_http_and_pubsub_functions_are_wired_to_their_events(serverless):
@@ -130,24 +129,10 @@ def test_entry_points_exist_in_main_py_with_the_right_decorators(serverless):
     assert set(expected) <= {f["handler"] for f in serverless["functions"].values()}
 
 
-def test_serverless_passes_every_deployed_setting_from_the_environment(serverless):
-    environment = serverless["provider"]["environment"]
-    missing = [name for name in DEPLOYED_SETTINGS if name not in environment]
-    assert not missing, f"serverless.yml provider.environment lacks {missing}"
-    for name, value in environment.items():
-        # Unset must arrive empty (the function treats empty as unset), so every
-        # env lookup needs a fallback or the variable resolver aborts the deploy.
-        for ref in re.findall(r"\$\{env:(\w+)([^}]*)\}", value):
-            assert ref[1].strip().startswith(","), f"{name}: ${{env:{ref[0]}}} has no fallback"
-    leaked = [name for name in environment if EMULATOR_ONLY.match(name)]
-    assert not leaked, f"emulator-only overrides must not be deployed: {leaked}"
-
-
-def test_serverless_passes_every_variable_the_settings_read(serverless):
+def test_deploy_forwards_every_variable_the_settings_read_except_secrets_and_endpoints():
     config = pytest.importorskip("switch.config")
-    errors = pytest.importorskip("switch.errors")
-    if not hasattr(config, "from_env"):
-        pytest.skip("switch.config has no from_env(environ) to observe")
+    from switch.ops.deploy import function_environment
+    from switch.ops.kinds.secret import SECRETS
 
     class Recording(dict):
         """An environment that notes every name asked for."""
@@ -170,15 +155,13 @@ def test_serverless_passes_every_variable_the_settings_read(serverless):
 
     env = Recording(SWITCH_PROJECT="my-project", SWITCH_REGION="europe-west1",
                     SWITCH_IMAGE="europe-west1-docker.pkg.dev/my-project/site/web:1")
-    try:
-        config.from_env(env)
-    except errors.ConfigError as exc:
-        pytest.fail(f"settings need more than project, region and image now ({exc}); "
-                    "extend this test's environment and check serverless.yml passes the new variable")
-    read = {name for name in env.asked if name.startswith("SWITCH_") and not EMULATOR_ONLY.match(name)}
-    assert read >= {"SWITCH_PROJECT", "SWITCH_TOKEN"}, f"the recording saw too little: {sorted(read)}"
-    missing = sorted(read - set(serverless["provider"]["environment"]))
-    assert not missing, f"switch.config reads {missing} but serverless.yml does not pass them"
+    settings = config.from_env(env)
+    read = {name for name in env.asked if name.startswith("SWITCH_")}
+    assert read >= {"SWITCH_PROJECT", "SWITCH_TOKEN", "SWITCH_HOME_URL"}, f"too little seen: {sorted(read)}"
+    everything = {name: "https://value.example.org/" for name in read}
+    forwarded = function_environment(everything, settings)
+    assert set(forwarded) == {n for n in read if not EMULATOR_ONLY.match(n) and n not in SECRETS}
+    assert not [n for n in forwarded if EMULATOR_ONLY.match(n)]
 
 
 def test_package_leaves_out_everything_but_the_function(serverless):
@@ -217,13 +200,17 @@ def test_drone_runs_the_readme_test_command(drone):
     assert step["commands"] == readme_test_command()
 
 
-def test_drone_deploys_only_on_push_to_main(drone):
+def test_drone_deploys_only_on_push_to_main_through_serverless_and_python(drone):
     step = drone_step(drone, "deploy")
     assert step["when"] == {"branch": ["main"], "event": ["push"]}
     names = [s["name"] for s in drone["steps"]]
     assert names.index("test") < names.index("deploy"), "deploy must run after the tests"
-    assert "npx serverless deploy --stage prod" in "\n".join(step["commands"])
-    assert any("GOOGLE_APPLICATION_CREDENTIALS" in c for c in step["commands"])
+    commands = "\n".join(step["commands"])
+    assert "npx serverless deploy --stage prod" in commands
+    # The local plugin runs python -m switch deploy with the .venv it finds.
+    assert ".venv/bin/pip install -r requirements.txt" in commands
+    assert commands.index("requirements.txt") < commands.index("serverless deploy")
+    assert any("GOOGLE_APPLICATION_CREDENTIALS=/tmp/" in c for c in step["commands"])
 
 
 def test_drone_deploy_takes_every_secret_from_drone_secrets(drone, serverless):
@@ -234,9 +221,12 @@ def test_drone_deploy_takes_every_secret_from_drone_secrets(drone, serverless):
         if name.startswith("SWITCH_") or name in DRONE_SECRETS or re.search(r"TOKEN|PASSWORD|KEY|SECRET", name):
             assert isinstance(value, dict) and set(value) == {"from_secret"}, \
                 f"{name} must come from a Drone secret (from_secret), not the file"
-    unused = sorted(n for n in environment if n.startswith("SWITCH_") and n not in serverless["provider"]["environment"]
-                    and n != "SWITCH_PUBSUB_TOPIC")
-    assert not unused, f"deploy step passes {unused} but serverless.yml never forwards them"
+    from switch import config
+
+    known = {f"SWITCH_{name.upper()}" for name in config.Settings.__dataclass_fields__} | {
+        "SWITCH_PUBSUB_TOPIC", "SWITCH_STAGE"}
+    unknown = sorted(n for n in environment if n.startswith("SWITCH_") and n not in known)
+    assert not unknown, f"deploy step passes {unknown}, which nothing reads"
 
 
 def test_drone_file_matches_the_drone_schema(drone):
