@@ -474,6 +474,15 @@ def test_bad_options_are_refused_before_any_api_call(fake, settings, options, va
     assert len(fake.mock.calls) == 0
 
 
+def test_a_function_url_with_a_token_in_it_is_refused_without_echoing_the_token(fake, settings):
+    with pytest.raises(ConfigError) as caught:
+        ops.setup(settings, SetupOptions(function_url=f"{FUNCTION_URL}?auth_token={TOKEN}"), out=print)
+
+    assert caught.value.variable == "--function-url" and "query" in caught.value.message
+    assert TOKEN not in caught.value.message and FUNCTION_URL in caught.value.message
+    assert fake.writes() == []
+
+
 def test_a_plain_http_home_url_gets_a_plain_http_check(fake, env):
     _, lines = run_setup(settings_with(env, HOME_URL="http://www.example.org"))
 

@@ -96,14 +96,17 @@ class Target:
 
 def _function_url(value: str) -> str:
     parts = urlsplit(value)
+    shown = repr(f"{parts.scheme}://{parts.netloc}{parts.path}" if parts.netloc else "(not a URL)")
     if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise ConfigError("--function-url", f"{value!r} is not a URL; give the deployed function's URL, "
+        raise ConfigError("--function-url", f"{shown} is not a URL; give the deployed function's URL, "
                           "for example https://REGION-PROJECT.cloudfunctions.net/switch-prod")
     if parts.scheme == "http" and not is_loopback_url(value):
         # The channel sends credentials with every notification.
-        raise ConfigError("--function-url", f"{value!r} uses plain http; the function's URL must be https")
+        raise ConfigError("--function-url", f"{shown} uses plain http; the function's URL must be https")
     if parts.query or parts.fragment:
-        raise ConfigError("--function-url", f"{value!r} must not have a query or fragment; setup adds what it needs")
+        # Never echo the query: people paste the channel's URL, ?auth_token=SECRET and all.
+        raise ConfigError("--function-url", f"{shown} must not have a query or fragment; setup adds the token "
+                          "itself (from SWITCH_TOKEN, or where deploy stored it)")
     return value.rstrip("/")
 
 
