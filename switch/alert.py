@@ -14,12 +14,16 @@ import binascii
 import json
 import math
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from .errors import BadRequest
 
 OPEN = "open"
 CLOSED = "closed"
 TEST = "test"
+
+# The webhook's body limit (64 KiB), in base64.
+MAX_PUBSUB_DATA = 4 * (64 * 1024 // 3 + 1)
 
 # A close sent because someone edited or deleted the policy while the incident
 # was open (monitoring.md §2). The site may still be down: not a recovery.
@@ -35,6 +39,8 @@ class Incident:
     ended_at: int | None = None
     summary: str = ""
     cancelled: bool = False  # closed by a policy edit/delete, not by recovery
+    policy_labels: tuple = ()  # the policy's user labels, as (key, value) pairs
+    condition: str = ""  # the condition's resource name: projects/P/alertPolicies/ID/conditions/CID
 
     @property
     def is_test(self) -> bool:
@@ -84,6 +90,11 @@ def parse(payload) -> Incident:
         raise BadRequest("incident.incident_id must be a non-empty string")
     policy = _text(incident.get("policy_name"))[:512]
     summary = _text(incident.get("summary"))[:1024]
+    labels = incident.get("policy_user_labels")
+    policy_labels = tuple(sorted((str(k)[:63], v[:63]) for k, v in labels.items() if isinstance(v, str))[:64]) \
+        if isinstance(labels, dict) else ()
+    condition = incident.get("condition")
+    condition_name = _text(condition.get("name"))[:512] if isinstance(condition, dict) else ""
 
     # The console's "send test notification" (monitoring.md §3): acknowledge, never act.
     if version == TEST:
@@ -103,6 +114,8 @@ def parse(payload) -> Incident:
         ended_at=_epoch(incident.get("ended_at"), "ended_at"),
         summary=summary,
         cancelled=cancelled,
+        policy_labels=policy_labels,
+        condition=condition_name,
     )
 
 
@@ -121,8 +134,50 @@ def from_pubsub_message(message) -> Incident:
     data = message.get("data")
     if not isinstance(data, (str, bytes)) or not data:
         raise BadRequest("the Pub/Sub message has no data")
+    if len(data) > MAX_PUBSUB_DATA:
+        # Refused before it is decoded or parsed: a notification is a few KB, and a
+        # large nested payload would cost far more memory than its size.
+        raise BadRequest(f"the Pub/Sub message data is {len(data)} bytes; a notification is at most "
+                         f"{MAX_PUBSUB_DATA} (64 KiB of JSON in base64)")
     try:
         decoded = base64.b64decode(data, validate=True)
     except (binascii.Error, ValueError):
         raise BadRequest("the Pub/Sub message data is not base64") from None
     return parse_json(decoded)
+
+
+def default_policy(settings) -> str | None:
+    """The display name ``python -m switch setup`` gives the alert policy when SWITCH_ALERT_POLICY is unset."""
+    if settings.alert_policy:
+        return settings.alert_policy
+    host = urlsplit(settings.home_url).hostname if settings.home_url else None
+    return f"switch: {host} down" if host else None
+
+
+def not_ours(incident: Incident, settings) -> str | None:
+    """Why a notification is not about switch's own alert policy, or None when it is.
+
+    switch acts only on its own policy: another policy routed to the same
+    channel (a CPU alert, someone else's site) must never fail over or back.
+    Ours, in order of trust: the policy's user labels that setup puts on it
+    (``managed-by: switch``, ``switch-service: SERVICE``); the policy named by
+    SWITCH_ALERT_POLICY, as its display name or its resource name
+    (``projects/P/alertPolicies/ID``, matched through the condition's name);
+    or, without it, the display name setup gives (``switch: HOST down``).
+    """
+    labels = dict(incident.policy_labels)
+    if labels.get("managed-by") == "switch":
+        if labels.get("switch-service") == settings.service:
+            return None
+        return (f"the notification is about switch's policy of another service "
+                f"({labels.get('switch-service')!r}), not {settings.service!r}")
+    expected = default_policy(settings)
+    if expected is None:
+        return ("the notification's alert policy cannot be told to be switch's: set SWITCH_ALERT_POLICY (its "
+                "display name) or SWITCH_HOME_URL, or create the policy with python -m switch setup")
+    if expected.startswith("projects/") and "/alertPolicies/" in expected:
+        if incident.condition.startswith(expected + "/conditions/") or incident.policy == expected:
+            return None
+    elif incident.policy == expected:
+        return None
+    return f"the notification is about the alert policy {incident.policy[:120]!r}, not switch's {expected!r}"

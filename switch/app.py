@@ -1,8 +1,15 @@
 """The HTTP face: routing, auth, body limits, JSON answers, errors → status codes.
 
 Order of checks, cheapest and safest first: settings, credentials (headers
-and query only, before the body is read), route and method, body size, body
-shape. A request refused at any of these makes no API call.
+and query only, before the body is read), route and method, body size,
+content type, body shape. A request refused at any of these makes no API call.
+
+Commands that change state (``/failover``, ``/failback``, ``/reconcile``)
+take only ``Content-Type: application/json`` with a JSON object (``{}`` will
+do): a browser that holds Basic credentials for the function can be made to
+send a form or a bare POST from another site, but not JSON without asking
+first (CORS). ``POST /`` stays lenient: Cloud Monitoring's content type is not
+documented, and a notification is only acted on for switch's own policy.
 """
 
 from __future__ import annotations
@@ -16,7 +23,8 @@ from flask import Request, Response
 from . import config, logs
 from .auth import authenticate
 from .controllers import controller
-from .errors import BadRequest, MethodNotAllowed, NotFound, PayloadTooLarge, SwitchError, Unauthorized
+from .errors import (BadRequest, ConfigError, MethodNotAllowed, NotFound, PayloadTooLarge, SwitchError,
+                     Unauthorized, UnsupportedMediaType)
 
 MAX_BODY = 64 * 1024
 # Set in the WSGI environ once the whole body (at most MAX_BODY) has been read.
@@ -78,10 +86,18 @@ def unread_body_stays_unread(request: Request, response: Response) -> Response:
     return response
 
 
+def require_json(request: Request) -> None:
+    """State-changing commands come as JSON, never as a form or a bare POST (see the module docstring)."""
+    if request.mimetype != "application/json":
+        sent = request.mimetype or "no body"
+        raise UnsupportedMediaType(f"send the command as JSON: Content-Type: application/json and a JSON object, "
+                                   f"{{}} at least (got {sent[:60]})")
+
+
 def json_object(body: bytes, allowed: set[str]) -> dict:
-    """A command body: empty, or a JSON object with only ``allowed`` keys."""
+    """A command body: a JSON object with only ``allowed`` keys."""
     if not body.strip():
-        return {}
+        raise BadRequest("the body is empty; send a JSON object, {} at least")
     try:
         value = json.loads(body)
     except (ValueError, RecursionError):
@@ -105,8 +121,9 @@ def route(request: Request) -> tuple[str, tuple[str, ...]]:
     path = request.path.rstrip("/") or "/"
     methods = ROUTES.get(path)
     if methods is None:
-        raise NotFound(f"no such path {request.path[:200]!r}; use POST /, POST /failover, POST /failback, "
-                       f"POST /reconcile or GET /status")
+        # Redacted before it is cut: a secret at the end of a long path must not survive in part.
+        raise NotFound(f"no such path {logs.redact(request.path)[:200]!r}; use POST /, POST /failover, "
+                       f"POST /failback, POST /reconcile or GET /status")
     if request.method not in methods:
         raise MethodNotAllowed(f"{request.method} is not allowed on {path}; use {' or '.join(methods)}", methods)
     return path, methods
@@ -115,7 +132,9 @@ def route(request: Request) -> tuple[str, tuple[str, ...]]:
 def dispatch(request: Request, settings, path: str) -> dict:
     if path == "/status":
         return controller(settings).status()
-    body = read_body(request)
+    body = read_body(request)  # the size first: a body over the limit is refused as that, unread
+    if path in ACTIONS:
+        require_json(request)
     if path == "/":
         from .events import handle_notification
 
@@ -139,11 +158,20 @@ def handle(request: Request) -> Response:
 
 def _handle(request: Request) -> Response:
     started = time.monotonic()
-    path = request.path[:200]
+    # Redacted before it is cut: a secret at the end of a long path must not survive in part.
+    path = logs.redact(request.path)[:200]
     action = None
     try:
-        settings = config.load()
-        authenticate(request.headers.getlist("Authorization"), request.args.getlist("auth_token"), settings)
+        try:
+            settings = config.load()
+            authenticate(request.headers.getlist("Authorization"), request.args.getlist("auth_token"), settings)
+        except ConfigError as exc:
+            # Nobody is authenticated yet: the caller learns nothing about the configuration;
+            # the log line names the variable.
+            logs.error(f"{request.method} {path}: configuration: {exc.message}", outcome=exc.code, status=500,
+                       duration_ms=int((time.monotonic() - started) * 1000))
+            return json_response({"error": {"code": "configuration", "message": "the function is misconfigured; "
+                                            "its logs name the variable to fix"}}, 500)
         path, _ = route(request)
         action = ACTIONS.get(path)
         answer = dispatch(request, settings, path)

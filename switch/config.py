@@ -402,6 +402,7 @@ def load(need: tuple[str, ...] = NEEDS) -> Settings:
     if cached is not None and cached[0] == key:
         return cached[1]
     settings = from_env(os.environ, need=need)
-    logs.conceal(settings.token, settings.basic_password, settings.cloudflare_token)
+    logs.conceal(settings.token, settings.basic_password, settings.cloudflare_token,
+                 basic=(settings.basic_user, settings.basic_password))
     _cache = (key, settings)
     return settings

@@ -135,6 +135,8 @@ def notification(state: str, incident_id: str, started_at: int, ended_at: int | 
             "resource_type_display_name": "Uptime Check URL",
             "metric": {"type": "monitoring.googleapis.com/uptime_check/check_passed", "displayName": "Check passed"},
             "policy_name": "switch: www.example.org down",
+            # The labels python -m switch setup puts on the policy, so switch knows it as its own.
+            "policy_user_labels": {"managed-by": "switch", "switch-service": SERVICE},
             "documentation": {"content": "switch fails over to Cloud Run.", "mime_type": "text/markdown",
                               "subject": f"{subject} switch: {HOST} down"},
             "condition_name": "Failure of uptime check_id drill",

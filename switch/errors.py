@@ -71,6 +71,13 @@ class MethodNotAllowed(SwitchError):
         self.allowed = allowed
 
 
+class UnsupportedMediaType(SwitchError):
+    """A command that was not sent as JSON (a form or a bare POST a browser could make cross-site)."""
+
+    status = 415
+    code = "unsupported_media_type"
+
+
 class PayloadTooLarge(SwitchError):
     status = 413
     code = "payload_too_large"

@@ -14,6 +14,11 @@ late, or out of order (webhook retries, Pub/Sub redelivery), so:
    redelivered after its close, and a close that overtook its open.
 4. A close only fails back when the failback guards allow it: not a
    policy-cancel close, not pinned, active long enough, home healthy.
+5. Only switch's own alert policy is acted on (``alert.not_ours``); a
+   notification of any other policy is acknowledged and ignored.
+6. An event dated more than FUTURE_SKEW_SECONDS ahead is ignored like a stale
+   one: clocks drift by seconds, not minutes, and a far-future date would
+   otherwise never grow stale.
 """
 
 from __future__ import annotations
@@ -22,6 +27,8 @@ import time
 
 from . import alert, logs
 from .errors import SwitchError
+
+FUTURE_SKEW_SECONDS = 300
 
 
 def _ignored(switch, incident: alert.Incident, trigger: str, reason: str, outcome: str, started: float) -> dict:
@@ -36,6 +43,9 @@ def handle_incident(switch, incident: alert.Incident, *, trigger: str, now: floa
     if incident.is_test:
         return _ignored(switch, incident, trigger, "test notification from the Cloud Monitoring console; nothing done",
                         "test", started)
+    foreign = alert.not_ours(incident, switch.settings)
+    if foreign is not None:
+        return _ignored(switch, incident, trigger, f"{foreign}; nothing done", "other_policy", started)
     now = time.time() if now is None else now
     bound = switch.settings.max_event_age_seconds
     when = incident.event_time
@@ -44,6 +54,11 @@ def handle_incident(switch, incident: alert.Incident, *, trigger: str, now: floa
                         f"the incident was {incident.state} {int(now - when)} s ago, longer than "
                         f"SWITCH_MAX_EVENT_AGE_SECONDS={bound}; a late redelivery is not acted on "
                         f"(POST /reconcile converges on what is true now)", "stale", started)
+    if when is not None and when - now > FUTURE_SKEW_SECONDS:
+        return _ignored(switch, incident, trigger,
+                        f"the incident is dated {int(when - now)} s in the future, more than the "
+                        f"{FUTURE_SKEW_SECONDS} s a clock may be off; it is not acted on "
+                        f"(POST /reconcile converges on what is true now)", "future", started)
     try:
         if incident.state == alert.OPEN:
             return switch.failover(incident=incident, trigger=trigger,

@@ -7,9 +7,11 @@ a request header, a body, a token or a password.
 
 from __future__ import annotations
 
+import base64
 import json
 import sys
 import threading
+from urllib.parse import quote
 
 _lock = threading.Lock()
 _enabled = True
@@ -18,12 +20,26 @@ _enabled = True
 # line is searched for them. Shorter values would match ordinary words.
 MIN_SECRET_LENGTH = 8
 _secrets: tuple[str, ...] = ()
+URL_SAFE = str.maketrans("+/", "-_")
 
 
-def conceal(*values: str | None) -> None:
-    """Never write these values: each becomes ``<redacted>`` in log lines and error answers."""
+def conceal(*values: str | None, basic: tuple[str | None, str | None] = (None, None)) -> None:
+    """Never write these values: each becomes ``<redacted>`` in log lines and error answers.
+
+    Every encoding the function accepts a secret in counts too: as typed,
+    percent-encoded (the ``auth_token`` query parameter), and for Basic the
+    base64 of ``user:password``, with or without padding, in either alphabet.
+    """
     global _secrets
-    _secrets = tuple(sorted({v for v in values if v and len(v) >= MIN_SECRET_LENGTH}, key=len, reverse=True))
+    forms = set()
+    for value in values:
+        if value:
+            forms.update({value, quote(value, safe=""), quote(value)})
+    user, password = basic
+    if user and password:
+        pair = base64.b64encode(f"{user}:{password}".encode()).decode()
+        forms.update({pair, pair.rstrip("="), pair.translate(URL_SAFE), pair.translate(URL_SAFE).rstrip("=")})
+    _secrets = tuple(sorted({f for f in forms if len(f) >= MIN_SECRET_LENGTH}, key=len, reverse=True))
 
 
 def redact(text: str) -> str:

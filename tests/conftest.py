@@ -168,6 +168,8 @@ def notification(state: str = "open", **incident) -> dict:
     payload["incident"]["started_at"] = now - 600
     if state == "closed":
         payload["incident"]["ended_at"] = now - 5
+    # The labels python -m switch setup puts on the policy: this is switch's own alert.
+    payload["incident"]["policy_user_labels"] = {"managed-by": "switch", "switch-service": SERVICE}
     payload["incident"].update(incident)
     return payload
 

@@ -44,6 +44,8 @@ def no_secret_anywhere(capsys, *answers) -> list[dict]:
     for secret in SECRETS:
         for encoded in (secret, quote(secret, safe=""), base64.b64encode(secret.encode()).decode()):
             assert not any(encoded in text for text in texts), f"a secret leaked: {secret[:4]}…"
+    pair = base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
+    assert not any(form in text for text in texts for form in (pair, pair.rstrip("="))), "a Basic pair leaked"
     return lines
 
 
@@ -167,7 +169,12 @@ def test_only_the_configured_kind_is_accepted(client, google, env, capsys):
 # -- secrets stay out of logs and answers on every path ------------------------------
 
 
-@pytest.mark.parametrize("path", [f"/{TOKEN}", f"/failover/{TOKEN}", f"/{PASSWORD}", f"/x/{quote(TOKEN)}/y"])
+BASIC_PAIR = base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
+
+
+@pytest.mark.parametrize("path", [f"/{TOKEN}", f"/failover/{TOKEN}", f"/{PASSWORD}", f"/x/{quote(TOKEN)}/y",
+                                  "/" + "a" * 180 + TOKEN, "/" + "b" * 185 + PASSWORD, f"/{BASIC_PAIR}",
+                                  f"/basic/{BASIC_PAIR.rstrip('=')}/x", f"/{quote(TOKEN, safe='')}"])
 def test_a_secret_in_the_path_is_not_logged(client, google, capsys, path):
     """A webhook URL pasted wrong puts the token in the path; the log line names the path."""
     stranger = client.post(path)
@@ -184,7 +191,7 @@ def test_no_secret_when_google_refuses(client, google, capsys, cloudflare):
     google.add(responses.GET, SERVICE_URL, status=403, json=google_error(
         403, "PERMISSION_DENIED", "Permission 'run.services.get' denied on resource (or resource may not exist)."))
 
-    answer = client.post("/failover", headers={"Authorization": f"Bearer {TOKEN}"})
+    answer = client.post("/failover", json={}, headers={"Authorization": f"Bearer {TOKEN}"})
 
     reliability.answered(answer.status_code, documented_5xx=True)
     assert answer.status_code == 502
@@ -243,7 +250,7 @@ def test_no_secret_on_the_accepted_path_from_start_to_failback(client, google, c
     google.add(responses.PUT, ENTRYPOINT, json={"success": True, "errors": [], "messages": [],
                                                 "result": {"id": "r" * 32, "rules": []}})
 
-    answers = [client.post("/failover", headers=basic(USER, PASSWORD)),
+    answers = [client.post("/failover", json={}, headers=basic(USER, PASSWORD)),
                client.get(f"/status?auth_token={TOKEN}")]
 
     assert answers[0].status_code == 200

@@ -153,8 +153,10 @@ def test_a_failing_revision_is_reported_with_googles_message_and_gets_no_traffic
     broken = Function({**_env(world), "SWITCH_IMAGE": "europe-west1-docker.pkg.dev/p/site/fail:1",
                        "SWITCH_SERVICE": "broken-replica"})
     broken.start()
+    notification = alert("open")
+    notification["incident"]["policy_user_labels"]["switch-service"] = "broken-replica"  # its own policy
     try:
-        answer = broken.call("POST", "/", alert("open"))
+        answer = broken.call("POST", "/", notification)
     finally:
         broken.stop()
 

@@ -206,7 +206,7 @@ def test_permission_denied_is_not_retried_and_answers_502(client, google):
 def test_a_foreign_service_of_the_same_name_is_left_untouched(client, google):
     google.add(responses.GET, SERVICE_URL, json=run_service(managed=False))
 
-    for path, payload in (("/", open_alert()), ("/", closed_alert()), ("/failover", None), ("/failback", {"force": True})):
+    for path, payload in (("/", open_alert()), ("/", closed_alert()), ("/failover", {}), ("/failback", {"force": True})):
         answer = client.post(path, json=payload, headers=BEARER)
         assert answer.status_code == 409, path
         assert "not created by switch" in answer.get_json()["error"]["message"]
@@ -216,7 +216,7 @@ def test_a_foreign_service_of_the_same_name_is_left_untouched(client, google):
 def test_manual_failover_pins_the_replica(client, google):
     expect_fresh_failover(google)
 
-    answer = client.post("/failover", headers=BEARER)
+    answer = client.post("/failover", json={}, headers=BEARER)
 
     assert answer.status_code == 200
     [create] = api_calls(google, "POST", "/services?")
@@ -229,7 +229,7 @@ def test_manual_failover_pins_an_existing_replica_with_a_metadata_only_update(cl
     google.add(responses.GET, IAM_GET, json={"version": 1, "etag": "e", "bindings": [
         {"role": "roles/run.invoker", "members": ["allUsers"]}]})
 
-    answer = client.post("/failover", headers=BEARER)
+    answer = client.post("/failover", json={}, headers=BEARER)
 
     assert answer.status_code == 200
     [put] = api_calls(google, "PUT")
@@ -341,7 +341,7 @@ def test_manual_failback_without_force_still_probes_home(client, google, env):
     google.add(responses.GET, SERVICE_URL, json=run_service())
     google.add(responses.GET, "https://www.example.org/healthz", body=requests.exceptions.ConnectionError("refused"))
 
-    body = client.post("/failback", headers=BEARER).get_json()
+    body = client.post("/failback", json={}, headers=BEARER).get_json()
 
     assert body["action"] == "none" and "not healthy" in body["reason"]
     assert writes(google) == []
@@ -428,13 +428,15 @@ def test_token_as_query_parameter_is_accepted(client, google):
     assert client.get(f"/status?auth_token={TOKEN}").status_code == 200
 
 
-def test_with_no_credentials_configured_every_request_is_refused(client, google, env):
+def test_with_no_credentials_configured_every_request_is_refused(client, google, env, capsys):
     env(TOKEN=None, BASIC_USER=None, BASIC_PASSWORD=None)
 
     answer = client.get("/status", headers=BEARER)
 
     assert answer.status_code == 500
-    assert "SWITCH_TOKEN" in answer.get_json()["error"]["message"]
+    assert answer.get_json()["error"]["code"] == "configuration"
+    assert "SWITCH_TOKEN" not in answer.get_data(as_text=True)  # the caller is nobody yet
+    assert "SWITCH_TOKEN" in capsys.readouterr().out  # the log names it
     assert len(google.calls) == 0
 
 
@@ -460,7 +462,7 @@ def test_a_body_that_is_not_a_notification_answers_400_and_makes_no_api_call(cli
 @pytest.mark.parametrize("path,body", [("/failback", b'{"force": "yes"}'), ("/failback", b'{"forse": true}'),
                                        ("/failover", b'{"pin": false}'), ("/failover", b"[1]")])
 def test_a_bad_command_answers_400_and_makes_no_api_call(client, google, path, body):
-    answer = client.post(path, data=body, headers=BEARER)
+    answer = client.post(path, data=body, headers=BEARER, content_type="application/json")
 
     assert answer.status_code == 400
     assert len(google.calls) == 0
@@ -493,14 +495,50 @@ def test_a_body_over_64_kib_answers_413_and_makes_no_api_call(client, google):
     assert len(google.calls) == 0
 
 
-def test_a_configuration_error_answers_500_naming_the_variable(client, google, env):
-    env(IMAGE=None)
+def test_a_configuration_error_answers_500_and_only_the_log_names_the_variable(client, google, env, capsys):
+    env(IMAGE=None, MEMORY="lots")
 
     answer = client.post("/", json=open_alert(), headers=BEARER)
 
     assert answer.status_code == 500
     error = answer.get_json()["error"]
-    assert error["code"] == "configuration" and error["variable"] == "SWITCH_IMAGE"
+    assert error == {"code": "configuration", "message": "the function is misconfigured; its logs name the "
+                                                          "variable to fix"}
+    [line] = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert line["outcome"] == "configuration" and "SWITCH_IMAGE" in line["message"]
+    assert "SWITCH_MEMORY" in line["message"] and "'lots'" in line["message"]
+    assert len(google.calls) == 0
+
+
+def test_without_google_credentials_an_authenticated_caller_gets_a_500_that_names_them(client, google, monkeypatch):
+    from switch import transport
+    from switch.errors import ConfigError
+
+    def no_credentials(endpoint):
+        raise ConfigError("GOOGLE_APPLICATION_CREDENTIALS", transport.NO_CREDENTIALS)
+
+    monkeypatch.setattr(transport, "credentials_for", no_credentials)
+    transport._clients.clear()
+
+    answer = client.post("/failover", json={}, headers=BEARER)
+
+    assert answer.status_code == 500
+    error = answer.get_json()["error"]
+    assert error["code"] == "configuration" and error["variable"] == "GOOGLE_APPLICATION_CREDENTIALS"
+    assert "gcloud auth application-default login" in error["message"]
+
+
+@pytest.mark.parametrize("kind, data", [("form", {"force": "true"}), ("text/plain", '{"force": true}'),
+                                        ("no body", None)])
+@pytest.mark.parametrize("path", ["/failover", "/failback", "/reconcile"])
+def test_a_command_that_is_not_json_is_refused_so_no_other_site_can_send_it(client, google, path, kind, data):
+    headers = {**BEARER}
+    if kind == "text/plain":
+        headers["Content-Type"] = "text/plain"
+    answer = client.post(path, data=data, headers=headers)
+
+    assert answer.status_code == 415
+    assert "Content-Type: application/json" in answer.get_json()["error"]["message"]
     assert len(google.calls) == 0
 
 

@@ -65,8 +65,8 @@ def call(function: Function, kind: str, n: int) -> requests.Response:
     if kind == "bad body":
         return requests.post(f"{function.url}/", data=b'{"incident": {"incident_id": NaN}}', headers=bearer,
                              timeout=60)
-    path, body = {"reconcile": ("/reconcile", None), "failover": ("/failover", None),
-                  "failback": ("/failback", None), "forced failback": ("/failback", {"force": True})}[kind]
+    path, body = {"reconcile": ("/reconcile", {}), "failover": ("/failover", {}),
+                  "failback": ("/failback", {}), "forced failback": ("/failback", {"force": True})}[kind]
     return requests.post(f"{function.url}{path}", json=body, headers=bearer, timeout=60)
 
 

@@ -109,9 +109,11 @@ def test_an_ignored_notification_says_why_with_a_duration(fn, capsys):
 
 
 @pytest.mark.parametrize("path,method,outcome", [("/status", "GET", "ok"), ("/reconcile", "POST", "ok"),
-                                                 ("/nowhere", "POST", "not_found"), ("/", "GET", "method_not_allowed")])
+                                                 ("/nowhere", "POST", "not_found"), ("/", "GET", "method_not_allowed"),
+                                                 ("/failover", "POST", "unsupported_media_type")])
 def test_every_request_ends_with_one_line(fn, capsys, path, method, outcome):
-    answer = fn.client.open(path, method=method, headers=reliability.BEARER)
+    body = {"json": {}} if path == "/reconcile" else {}
+    answer = fn.client.open(path, method=method, headers=reliability.BEARER, **body)
 
     line = final(lines(capsys))
     assert line["outcome"] == outcome, (answer.status_code, line)

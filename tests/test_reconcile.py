@@ -243,7 +243,7 @@ def test_reconcile_fails_over_when_an_alert_is_open_but_no_replica_exists(client
     google.add(responses.GET, ENTRYPOINT, json=ruleset())
     google.add(responses.POST, RULES, json=ruleset(our_rule()))
 
-    body = client.post("/reconcile", headers=BEARER).get_json()
+    body = client.post("/reconcile", json={}, headers=BEARER).get_json()
 
     assert body["action"] == "failover" and "lost notification" in body["reason"]
     assert order(google) == ["create", "public", "redirect on"]
@@ -261,7 +261,7 @@ def test_reconcile_fails_back_when_the_closing_notification_was_lost(client, goo
     google.add(responses.DELETE, SERVICE_URL, json={"status": "Success"})
     google.add(responses.GET, ENTRYPOINT, json=ruleset(our_rule(enabled=False)))
 
-    body = client.post("/reconcile", headers=BEARER).get_json()
+    body = client.post("/reconcile", json={}, headers=BEARER).get_json()
 
     assert body["action"] == "failback" and "lost closing notification" in body["reason"]
     assert order(google) == ["redirect off", "delete"]
@@ -273,7 +273,7 @@ def test_reconcile_keeps_the_replica_while_the_alert_is_open(client, google, clo
     google.add(responses.GET, f"{SERVICE_URL}:getIamPolicy", json=PUBLIC)
     google.add(responses.GET, ENTRYPOINT, json=ruleset(our_rule()))
 
-    body = client.post("/reconcile", headers=BEARER).get_json()
+    body = client.post("/reconcile", json={}, headers=BEARER).get_json()
 
     assert body["action"] == "none" and "still open" in body["reason"]
     assert writes(google) == []
@@ -286,7 +286,7 @@ def test_reconcile_switches_off_a_redirect_with_no_replica_behind_it(client, goo
     google.add(responses.GET, ENTRYPOINT, json=ruleset(FOREIGN, our_rule()))
     google.add(responses.PATCH, f"{RULES}/{'a' * 32}", json=ruleset(FOREIGN, our_rule(enabled=False)))
 
-    body = client.post("/reconcile", headers=BEARER).get_json()
+    body = client.post("/reconcile", json={}, headers=BEARER).get_json()
 
     assert body["action"] == "failback" and "does not exist" in body["reason"]
     assert order(google) == ["redirect off"]
@@ -301,7 +301,7 @@ def test_reconcile_finishes_a_half_made_replica(client, google, cloudflare, poli
     google.add(responses.GET, ENTRYPOINT, json=ruleset())
     google.add(responses.POST, RULES, json=ruleset(our_rule()))
 
-    body = client.post("/reconcile", headers=BEARER).get_json()
+    body = client.post("/reconcile", json={}, headers=BEARER).get_json()
 
     assert body["action"] == "failover" and body["reason"].startswith("finished the replica")
     assert order(google) == ["public", "redirect on"]
@@ -313,7 +313,7 @@ def test_reconcile_does_nothing_when_all_is_in_place(client, google, cloudflare,
     google.add(responses.GET, f"{SERVICE_URL}:getIamPolicy", json=PUBLIC)
     google.add(responses.GET, ENTRYPOINT, json=ruleset(our_rule()))
 
-    body = client.post("/reconcile", headers=BEARER).get_json()
+    body = client.post("/reconcile", json={}, headers=BEARER).get_json()
 
     assert body["action"] == "none" and body["changed"] is False
 
@@ -323,7 +323,7 @@ def test_reconcile_on_standby_with_nothing_out_of_place_does_nothing(client, goo
     google.add(responses.GET, ALERTS, json=alerts("CLOSED"))
     google.add(responses.GET, ENTRYPOINT, json=ruleset(FOREIGN))
 
-    body = client.post("/reconcile", headers=BEARER).get_json()
+    body = client.post("/reconcile", json={}, headers=BEARER).get_json()
 
     assert body["action"] == "none" and body["state"] == "standby"
     assert writes(google) == []
@@ -335,7 +335,7 @@ def test_a_pinned_replica_survives_reconcile(client, google, cloudflare, policy)
     google.add(responses.GET, f"{SERVICE_URL}:getIamPolicy", json=PUBLIC)
     google.add(responses.GET, ENTRYPOINT, json=ruleset(our_rule()))
 
-    body = client.post("/reconcile", headers=BEARER).get_json()
+    body = client.post("/reconcile", json={}, headers=BEARER).get_json()
 
     assert body["state"] == "active" and "pinned" in body["reason"]
     assert api_calls(google, "DELETE") == []
@@ -349,7 +349,7 @@ def test_reconcile_respects_the_flap_guard(client, google, cloudflare, policy, e
     google.add(responses.GET, f"{SERVICE_URL}:getIamPolicy", json=PUBLIC)
     google.add(responses.GET, ENTRYPOINT, json=ruleset(our_rule()))
 
-    body = client.post("/reconcile", headers=BEARER).get_json()
+    body = client.post("/reconcile", json={}, headers=BEARER).get_json()
 
     assert body["state"] == "active" and "SWITCH_MIN_ACTIVE_SECONDS" in body["reason"]
 
@@ -362,7 +362,7 @@ def test_reconcile_keeps_the_replica_while_home_is_unhealthy(client, google, clo
     google.add(responses.GET, f"{SERVICE_URL}:getIamPolicy", json=PUBLIC)
     google.add(responses.GET, ENTRYPOINT, json=ruleset(our_rule()))
 
-    body = client.post("/reconcile", headers=BEARER).get_json()
+    body = client.post("/reconcile", json={}, headers=BEARER).get_json()
 
     assert body["state"] == "active" and "not healthy" in body["reason"]
     assert api_calls(google, "DELETE") == []
@@ -375,7 +375,7 @@ def test_reconcile_falls_back_to_client_side_filtering_when_the_filter_is_refuse
         {"name": "a/1", "state": "OPEN", "policy": {"displayName": "another policy"}},
         {"name": "a/2", "state": "CLOSED", "policy": {"displayName": "site-down-failover"}}]})
 
-    body = client.post("/reconcile", headers=BEARER).get_json()
+    body = client.post("/reconcile", json={}, headers=BEARER).get_json()
 
     assert body["action"] == "none" and body["state"] == "standby"
     assert writes(google) == []
