@@ -59,6 +59,8 @@ class InProcess:
 
     def call(self, method: str, path: str, body=None, env: dict | None = None):
         with (common.environ(env) if env else contextlib.nullcontext()), quiet():
+            if method == "POST" and body is None:
+                body = {}  # commands are JSON objects, {} at least
             answer = self.client.open(path, method=method, json=body, headers=BEARER)
         if answer.status_code != 200:
             raise RuntimeError(f"{method} {path} answered {answer.status_code}: {answer.get_data(as_text=True)[:400]}")
@@ -124,15 +126,16 @@ def api_calls(emulator, function: InProcess, ready_delay: float) -> dict:
                                       note="bound: get + create + ready polls + IAM get/set (Google); "
                                            "the traffic step is Cloudflare's")
 
-    _, calls, opened = function.counted("POST", "/", common.open_alert("0.bench-dup"))
-    result["duplicate_open"] = _count(calls, opened, note="the replica is in place and this instance has seen it "
-                                                          "public (a warm instance)")
+    _, calls, opened = function.counted("POST", "/", common.open_alert())
+    result["duplicate_open"] = _count(calls, opened, note="the same open again: the replica is in place, visitors "
+                                                          "are on it, and this instance has seen it public")
 
     _, calls, opened = function.counted("GET", "/status")
     result["status"] = _count(calls, opened)
 
     _, calls, opened = function.counted("POST", "/", common.closed_alert())
-    result["failback"] = _count(calls, opened, note="closing notification; no SWITCH_HOME_URL, so no home probe")
+    result["failback"] = _count(calls, opened, note="closing notification; no SWITCH_HOME_URL, so no home probe; "
+                                                    "the replica is read again before each destructive step")
     return result
 
 

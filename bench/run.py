@@ -164,9 +164,9 @@ def verdicts(results: dict) -> list[dict]:
         dup["google"] == BARS["duplicate_open_google_calls"], f"by {dup['google'] - 1}", g)
     fresh = a["fresh_failover"]
     extra = f": {', '.join(fresh['beyond_bound'])}" if fresh["beyond_bound"] else ""
-    if fresh["beyond_bound"] == ["GET services/site-replica"] and "verify" in fresh["steps"]:
-        extra = (": the verify step's GET after the traffic switch (it undoes the redirect if a concurrent "
-                 "failback deleted the replica)")
+    if fresh["beyond_bound"] == ["PUT services/site-replica"] and "activated" in fresh["steps"]:
+        extra = (": the note after the traffic switch that visitors are on the replica (the flap guard counts "
+                 "from it, and it undoes the redirect if a concurrent failback deleted the replica)")
     row("fresh failover: Google calls",
         f"{fresh['google']} ({fresh['ready_polls']} ready polls, T={fresh['ready_delay_s']:g} s)",
         f"≤ {fresh['bound']}: get+create+polls+IAM×2",

@@ -16,6 +16,7 @@ Google quirks handled here (facts in the reference notes, cloudrun.md):
 from __future__ import annotations
 
 import json
+import random
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -28,15 +29,17 @@ MANAGED_LABEL = ("managed-by", "switch")
 # serving.knative.dev/, autoscaling.knative.dev/ and cloud.googleapis.com/;
 # other keys are kept as given (not confirmed live for every key, so they are
 # short and plain).
-PINNED = "switch/pinned"
-ACTIVATED_AT = "switch/activated-at"
-INCIDENT = "switch/incident"
+PINNED = "switch/pinned"  # a manual failover: automatic failback leaves it alone
+ACTIVATED_AT = "switch/activated-at"  # when visitors were last sent to it; absent: never, or not any more
+INCIDENT = "switch/incident"  # the incident it was made (or kept) for; a close of another one is not its close
+CLOSE_PENDING = "switch/close-pending"  # our alert closed but the flap guard said wait: reconcile finishes it
 INVOKER_ROLE = "roles/run.invoker"
 PUBLIC_MEMBER = "allUsers"
 
 
-def _now_rfc3339() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+def now_rfc3339(epoch: float | None = None) -> str:
+    moment = datetime.now(timezone.utc) if epoch is None else datetime.fromtimestamp(epoch, timezone.utc)
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def parse_time(value: str | None) -> float | None:
@@ -61,10 +64,22 @@ class Replica:
     pinned: bool = False
     activated_at: float | None = None
     incident: str | None = None
+    close_pending: str | None = None
     uid: str = ""
     generation: int = 0
     image: str = ""
     raw: dict = field(default_factory=dict, repr=False, compare=False)
+
+    @property
+    def serving(self) -> bool:
+        """Visitors were sent to it (and no failback has taken them back since)."""
+        return self.activated_at is not None
+
+    def matches(self, settings) -> bool:
+        """Its template is what SWITCH_IMAGE and the replica settings ask for now."""
+        wanted = service_body(settings)["spec"]["template"]
+        have = ((self.raw.get("spec") or {}).get("template")) or {}
+        return _template_key(wanted) == _template_key(have)
 
     @classmethod
     def from_service(cls, service: dict) -> "Replica":
@@ -81,8 +96,10 @@ class Replica:
             message=message,
             url=status.get("url") or None,
             pinned=annotations.get(PINNED) == "true",
-            activated_at=parse_time(annotations.get(ACTIVATED_AT)) or parse_time(meta.get("creationTimestamp")),
+            # Only the annotation counts: a replica's age is not how long visitors have been on it.
+            activated_at=parse_time(annotations.get(ACTIVATED_AT)),
             incident=annotations.get(INCIDENT) or None,
+            close_pending=annotations.get(CLOSE_PENDING) or None,
             uid=meta.get("uid", ""),
             generation=int(meta.get("generation") or 0),
             image=containers[0].get("image", ""),
@@ -108,11 +125,27 @@ def _readiness(service: dict) -> tuple[bool | None, str]:
     return None, "no Ready condition yet"
 
 
+def _template_key(template: dict) -> tuple:
+    """What decides whether a revision is the one the settings ask for (server defaults left out)."""
+    spec = template.get("spec") or {}
+    container = (spec.get("containers") or [{}])[0]
+    limits = (container.get("resources") or {}).get("limits") or {}
+    ports = [p.get("containerPort") for p in container.get("ports") or []]
+    env = sorted((e.get("name"), e.get("value")) for e in container.get("env") or [])
+    scale = ((template.get("metadata") or {}).get("annotations") or {}).get("autoscaling.knative.dev/maxScale")
+    cpu = str(limits.get("cpu", ""))
+    return (container.get("image"), ports or [8080], env, str(limits.get("memory")),
+            str(int(cpu[:-1]) / 1000) if cpu.endswith("m") else str(float(cpu or 0)), scale)
+
+
 def service_body(settings, *, pinned: bool = False, incident: str | None = None) -> dict:
-    """The Knative Service switch creates: the site's image, labelled as ours."""
+    """The Knative Service switch creates: the site's image, labelled as ours.
+
+    No ``switch/activated-at``: a new replica has had no visitors yet. That
+    is written when traffic is switched to it.
+    """
     annotations = {
         "run.googleapis.com/ingress": "all",
-        ACTIVATED_AT: _now_rfc3339(),
     }
     if pinned:
         annotations[PINNED] = "true"
@@ -142,6 +175,15 @@ def service_body(settings, *, pinned: bool = False, incident: str | None = None)
             "traffic": [{"percent": 100, "latestRevision": True}],
         },
     }
+
+
+def _set_annotations(body: dict, annotations: dict[str, str | None]) -> None:
+    current = body.setdefault("metadata", {}).setdefault("annotations", {})
+    for key, value in annotations.items():
+        if value is None:
+            current.pop(key, None)
+        else:
+            current[key] = value
 
 
 class CloudRunService:
@@ -231,20 +273,50 @@ class CloudRunService:
             delay = min(delay * 2, 8.0)
 
     def replace(self, replica: Replica, *, annotations: dict[str, str | None]) -> Replica:
-        """Change our own annotations on a managed service (metadata only: no new revision)."""
-        if not replica.managed:
-            raise NotManaged(f"Cloud Run service {self.name!r} was not created by switch; it is left untouched")
-        body = json.loads(json.dumps(replica.raw))
-        current = body.setdefault("metadata", {}).setdefault("annotations", {})
-        for key, value in annotations.items():
-            if value is None:
-                current.pop(key, None)
-            else:
-                current[key] = value
-        body.pop("status", None)
-        service = self._execute(self._services.replaceService(name=self.resource, body=body), "update")
-        self.last = Replica.from_service(service)
-        return self.last
+        """Change our own annotations on a managed service (metadata only: no new revision).
+
+        The write carries the ``resourceVersion`` read with the replica, so
+        Cloud Run refuses it (409) if the service changed since: then it is read
+        again and the change applied to what is there now. A service that is
+        gone answers 404 (UpstreamError with status_code 404).
+        """
+        return self._rewrite(replica, lambda body: _set_annotations(body, annotations), "update")
+
+    def roll(self, replica: Replica, settings) -> Replica:
+        """A new revision with the template the settings ask for (SWITCH_IMAGE and the rest); annotations kept."""
+        template = service_body(settings)["spec"]["template"]
+
+        def change(body: dict) -> None:
+            body.setdefault("spec", {})["template"] = json.loads(json.dumps(template))
+
+        return self._rewrite(replica, change, "update (new revision)")
+
+    def _rewrite(self, replica: Replica, change: Callable[[dict], None], what: str, attempts: int = 6) -> Replica:
+        for attempt in range(attempts):
+            if not replica.managed:
+                raise NotManaged(f"Cloud Run service {self.name!r} was not created by switch; it is left untouched")
+            body = json.loads(json.dumps(replica.raw))
+            body.pop("status", None)
+            before = json.dumps(body, sort_keys=True)
+            change(body)
+            if attempt and json.dumps(body, sort_keys=True) == before:
+                return replica  # someone else made the same change meanwhile
+            try:
+                service = self._execute(self._services.replaceService(name=self.resource, body=body), what)
+            except UpstreamError as exc:
+                if exc.status_code != 409 or attempt + 1 == attempts:
+                    raise
+                # Someone wrote since we read: read again and apply the change to what is there now.
+                self._sleep(random.uniform(0.02, 0.1) * (attempt + 1))
+                fresh = self.get()
+                if fresh is None or fresh.uid != replica.uid:
+                    raise UpstreamError(f"Cloud Run {what}: {self.name!r} was replaced or deleted meanwhile",
+                                        api="run", status_code=404, retryable=True) from None
+                replica = fresh
+                continue
+            self.last = Replica.from_service(service)
+            return self.last
+        raise AssertionError("unreachable")  # pragma: no cover
 
     def wait_ready(self, timeout: float, *, poll_interval: float = 1.0,
                    on_poll: Callable[[Replica, float], None] | None = None) -> Replica:

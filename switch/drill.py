@@ -211,6 +211,7 @@ def steps_of(answer: requests.Response) -> dict:
 
 def run_local(args, out=None) -> int:
     from .emulator import Emulator, HomeSite
+    from .traffic.cloudflare import rule_ref
 
     t = Timeline(out)
     print("switch drill: a rehearsal of failover and failback on this machine (no cloud account needed)",
@@ -313,7 +314,7 @@ def run_local(args, out=None) -> int:
                     f"{text:<45} {steps.get(name, {}).get('ms', 0):>6} ms  {steps.get(name, {}).get('detail', '')}",
                     f"{text}: the function reports no such step")
         t.check(SERVICE not in emulator.services(PROJECT, REGION), "no replica is left behind")
-        rules = [r for r in emulator.redirect_rules(ZONE) if r.get("ref") == "switch_failover"]
+        rules = [r for r in emulator.redirect_rules(ZONE) if r.get("ref") == rule_ref(SERVICE, HOST)]
         t.check(all(not r.get("enabled") for r in rules), "the redirect rule is off")
         status, location = visit(emulator, "/")
         t.check(status == 200 and location is None, f"a visitor to https://{HOST}/ reaches home again ({status})")

@@ -11,10 +11,15 @@ from .errors import UpstreamError
 
 
 class OpenAlerts:
-    def __init__(self, client, project: str, policy_display_name: str, *, retries: int = 4, retry_base: float = 0.5):
+    """Open alerts of switch's policy: by the labels setup puts on it (``managed-by: switch`` and
+    ``switch-service``), by its resource name, or by its display name (``alert.default_policy``)."""
+
+    def __init__(self, client, project: str, policy: str, *, service: str = "", retries: int = 4,
+                 retry_base: float = 0.5):
         self._alerts = client.projects().alerts()
         self.project = project
-        self.policy = policy_display_name
+        self.policy = policy
+        self.service = service
         self.retries = retries
         self.retry_base = retry_base
 
@@ -24,8 +29,10 @@ class OpenAlerts:
             from .transport import monitoring_client
 
             client = monitoring_client(settings)
-        return cls(client, settings.project, settings.alert_policy, retries=settings.api_retries,
-                   retry_base=settings.retry_base_seconds)
+        from .alert import default_policy
+
+        return cls(client, settings.project, default_policy(settings), service=settings.service,
+                   retries=settings.api_retries, retry_base=settings.retry_base_seconds)
 
     def _list(self, filter_: str | None) -> list[dict]:
         from .transport import execute
@@ -46,19 +53,26 @@ class OpenAlerts:
                 break
         return found
 
+    def _ours(self, alert: dict) -> bool:
+        policy = alert.get("policy") or {}
+        labels = policy.get("userLabels") or {}
+        if labels.get("managed-by") == "switch":
+            return labels.get("switch-service") == self.service
+        if self.policy.startswith("projects/"):
+            return policy.get("name") == self.policy
+        return policy.get("displayName") == self.policy
+
     def open(self) -> list[dict]:
         """Open alerts of our policy, newest first."""
-        name = self.policy.replace("\\", "\\\\").replace('"', '\\"')
         try:
-            alerts = self._list(f'state = "OPEN" AND policy.display_name = "{name}"')
+            alerts = self._list('state = "OPEN"')
         except UpstreamError as exc:
             # The filter syntax comes from gcloud examples; that REST accepts it is
             # not confirmed. On INVALID_ARGUMENT, list and filter here instead.
             if exc.status_code != 400:
                 raise
             alerts = self._list(None)
-        return [a for a in alerts
-                if a.get("state") == "OPEN" and (a.get("policy") or {}).get("displayName") == self.policy]
+        return [a for a in alerts if a.get("state") == "OPEN" and self._ours(a)]
 
     def any_open(self) -> bool:
         return bool(self.open())

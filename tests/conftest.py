@@ -151,6 +151,23 @@ def run_service(*, managed=True, ready="True", generation=1, observed=1, annotat
     return service
 
 
+def serving(seconds_ago: float = 3600, **more) -> dict:
+    """The annotations of a replica visitors were sent to ``seconds_ago`` (plus ``more``)."""
+    at = __import__("time").strftime("%Y-%m-%dT%H:%M:%SZ", __import__("time").gmtime(__import__("time").time()
+                                                                                      - seconds_ago))
+    return {"switch/activated-at": at, **more}
+
+
+def echo_replace(mock, url: str = SERVICE_URL) -> None:
+    """Answer replaceService (PUT) as Cloud Run does: the service as written, ready."""
+    def answer(request):
+        service = json.loads(request.body)
+        service["status"] = run_service()["status"]
+        return 200, {}, json.dumps(service)
+
+    mock.add_callback(responses.PUT, url, callback=answer)
+
+
 def api_calls(mock, method: str | None = None, contains: str = "") -> list:
     """Calls ``responses`` saw, optionally filtered by method and URL fragment."""
     return [c for c in mock.calls

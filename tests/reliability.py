@@ -42,7 +42,11 @@ def summary() -> str | None:
 
 # -- the state checks ------------------------------------------------------------
 
-REF = "switch_failover"
+def our_ref(service: str) -> str:
+    """The ref of the deployment's redirect rule (switch/traffic/cloudflare.py)."""
+    from switch.traffic.cloudflare import rule_ref
+
+    return rule_ref(service, HOST)
 
 
 def world_state(emulator, project: str, region: str, service: str, zone: str | None) -> dict:
@@ -62,7 +66,7 @@ def world_state(emulator, project: str, region: str, service: str, zone: str | N
     rule = None
     if zone is not None:
         rules = (state["rulesets"].get(zone) or {}).get("rules", [])
-        rule = next((r for r in rules if r.get("ref") == REF), None)
+        rule = next((r for r in rules if r.get("ref") == our_ref(service)), None)
     enabled = bool(rule and rule.get("enabled", True))
     target = None
     if rule is not None:

@@ -26,6 +26,8 @@ RANKS = {
     "switch.traffic.base": 2,
     "switch.cloudrun": 3, "switch.incidents": 3, "switch.traffic.cloudflare": 3,
     "switch.traffic": 4,
+    "switch.failover.report": 4.1, "switch.failover.core": 4.2, "switch.failover.status": 4.3,
+    "switch.failover.deactivate": 4.4, "switch.failover.activate": 4.5, "switch.failover.reconcile": 4.6,
     "switch.failover": 5,
     "switch.controllers": 6,
     "switch.events": 7,

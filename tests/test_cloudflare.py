@@ -11,7 +11,7 @@ import responses
 from switch.config import Settings
 from switch.errors import UpstreamError
 from switch.traffic import router_for
-from switch.traffic.cloudflare import CloudflareRouter
+from switch.traffic.cloudflare import CloudflareRouter, rule_ref
 
 TOKEN = "cf-Secret-Token-0123456789abcdef"
 ZONE = "0123456789abcdef0123456789abcdef"
@@ -20,6 +20,8 @@ API = "https://api.cloudflare.com/client/v4/"
 ENTRY = f"{API}zones/{ZONE}/rulesets/phases/http_request_dynamic_redirect/entrypoint"
 RULESET = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
 RULES = f"{API}zones/{ZONE}/rulesets/{RULESET}/rules"
+RULESETS = f"{API}zones/{ZONE}/rulesets"
+OUR_REF = rule_ref("site-replica", HOST)
 OUR_ID = "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
 REPLICA = "https://site-replica-123456789012.europe-west1.run.app"
 OTHER_REPLICA = "https://site-replica-abcdefghij-ew.a.run.app"
@@ -94,8 +96,8 @@ def assert_no_foreign_rule_sent(api):
 
 def test_rule_is_a_302_that_keeps_path_and_query_and_skips_the_health_path(router):
     assert router.rule(REPLICA + "/", True) == {
-        "ref": "switch_failover",
-        "description": CloudflareRouter.DESCRIPTION,
+        "ref": OUR_REF,
+        "description": f"switch (site-replica): {HOST} is down, send visitors to its Cloud Run replica",
         "expression": '(http.host eq "www.my-site.example.org" and http.request.uri.path ne "/healthz")',
         "action": "redirect",
         "action_parameters": {"from_value": {
@@ -146,22 +148,66 @@ def test_plain_http_is_allowed_for_a_loopback_emulator(router, url):
 
 # -- send_to --------------------------------------------------------------------
 
-def test_first_send_to_without_entry_point_puts_exactly_our_rule(router, api):
+def test_first_send_to_without_entry_point_creates_it_with_exactly_our_rule_never_a_put(router, api):
     no_entrypoint(api)
-    api.put(ENTRY, json=ok(ruleset(stored(router, REPLICA, True))))
+    api.post(RULESETS, json=ok(ruleset(stored(router, REPLICA, True))))
 
     assert router.send_to(REPLICA) is True
 
-    assert writes(api) == ["PUT"]
+    assert writes(api) == ["POST"]
     (body,) = bodies(api)
-    assert body == {"rules": [router.rule(REPLICA, True)]}
+    assert body == {"name": "default", "kind": "zone", "phase": "http_request_dynamic_redirect",
+                    "description": "Single Redirects", "rules": [router.rule(REPLICA, True)]}
     (rule,) = body["rules"]
-    assert rule["ref"] == "switch_failover" and rule["enabled"] is True
+    assert rule["ref"] == OUR_REF and rule["enabled"] is True
     assert rule["action_parameters"]["from_value"]["status_code"] == 302
     assert rule["action_parameters"]["from_value"]["preserve_query_string"] is True
     assert 'http.request.uri.path ne "/healthz"' in rule["expression"]
     assert rule["action_parameters"]["from_value"]["target_url"] == {
         "expression": f'concat("{REPLICA}", http.request.uri.path)'}
+
+
+def test_a_ruleset_someone_created_between_our_read_and_write_keeps_their_rule(router, api):
+    # Our read found no entry point; theirs landed just before our create. A PUT
+    # would have replaced their rule; the create is refused and our rule is added beside it.
+    no_entrypoint(api)
+    api.post(RULESETS, status=400, json=failure(20217, "a ruleset of this phase already exists"))
+    api.get(ENTRY, json=ok(ruleset(FOREIGN[0])))
+    api.post(RULES, json=ok(ruleset(FOREIGN[0], stored(router, REPLICA, True))))
+
+    assert router.send_to(REPLICA) is True
+
+    assert writes(api) == ["POST", "POST"]
+    assert bodies(api)[-1] == router.rule(REPLICA, True)
+    assert_no_foreign_rule_sent(api)
+
+
+def test_two_deployments_in_one_zone_never_touch_each_others_rule(sleeps, api):
+    blog = CloudflareRouter(token=TOKEN, zone_id=ZONE, host="blog.example.org", endpoint=API, service="blog-replica",
+                            sleep=sleeps.append)
+    wiki = CloudflareRouter(token=TOKEN, zone_id=ZONE, host="wiki.example.org", endpoint=API, service="wiki-replica",
+                            sleep=sleeps.append)
+    blogs = {**blog.rule(REPLICA, True), "id": "e" * 32, "version": "1"}
+    api.get(ENTRY, json=ok(ruleset(blogs)))
+    api.post(RULES, json=ok(ruleset(blogs, {**wiki.rule(OTHER_REPLICA, True), "id": "f" * 32})))
+
+    assert blog.ref != wiki.ref
+    assert wiki.restore() is False  # the blog's rule is on, but it is not the wiki's to switch off
+    assert wiki.current().enabled is False
+    assert wiki.send_to(OTHER_REPLICA) is True  # its own rule, beside the blog's
+    assert bodies(api) == [wiki.rule(OTHER_REPLICA, True)]
+
+
+def test_a_rule_from_before_refs_named_the_deployment_is_ours_only_for_our_host(router, api):
+    legacy = {**router.rule(REPLICA, True), "ref": "switch_failover", "id": OUR_ID, "version": "1"}
+    someone = {**legacy, "id": "9" * 32, "expression": '(http.host eq "other.example.org")'}
+    api.get(ENTRY, json=ok(ruleset(legacy)))
+    api.patch(f"{RULES}/{OUR_ID}", json=ok(ruleset({**legacy, "enabled": False})))
+    api.get(ENTRY, json=ok(ruleset(someone)))
+
+    assert router.restore() is True  # ours, from before: switched off, and given our ref
+    assert bodies(api)[0]["ref"] == OUR_REF
+    assert router.current().enabled is False  # another host's legacy rule is not ours
 
 
 def test_send_to_with_foreign_rules_posts_only_our_rule_and_never_puts(router, api):
@@ -325,7 +371,7 @@ def test_a_404_other_than_missing_entry_point_is_an_error(router, api):
 
 def test_every_call_carries_the_bearer_token_json_type_and_timeout(router, api):
     no_entrypoint(api)
-    api.put(ENTRY, json=ok(ruleset(stored(router, REPLICA, True))))
+    api.post(RULESETS, json=ok(ruleset(stored(router, REPLICA, True))))
     router.send_to(REPLICA)
     for call in api.calls:
         assert call.request.headers["Authorization"] == f"Bearer {TOKEN}"
@@ -425,7 +471,7 @@ def test_connection_error_is_retried_then_raises(router, api, sleeps):
 def test_connection_error_then_success_carries_on(router, api, sleeps):
     api.get(ENTRY, body=requests.Timeout("read timed out"))
     no_entrypoint(api)
-    api.put(ENTRY, json=ok(ruleset(stored(router, REPLICA, True))))
+    api.post(RULESETS, json=ok(ruleset(stored(router, REPLICA, True))))
     assert router.send_to(REPLICA) is True
     assert len(sleeps) == 1
 

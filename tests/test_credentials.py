@@ -23,7 +23,8 @@ import pytest
 import responses
 
 from tests import reliability
-from tests.conftest import PASSWORD, RUN_ROOT, SERVICE_URL, TOKEN, USER, google_error, notification, run_service
+from tests.conftest import (PASSWORD, RUN_ROOT, SERVICE_URL, TOKEN, USER, echo_replace, google_error, notification,
+                            run_service)
 
 CF_TOKEN = "cf-secret-token-0123456789abcdef"
 ZONE = "0123456789abcdef0123456789abcdef"
@@ -200,7 +201,7 @@ def test_no_secret_when_google_refuses(client, google, capsys, cloudflare):
 
 @pytest.mark.parametrize("status,code", [(401, 10000), (403, 10000), (400, 1001)])
 def test_no_secret_when_cloudflare_refuses_the_token(client, google, capsys, cloudflare, status, code):
-    google.add(responses.GET, SERVICE_URL, json=run_service())
+    google.add(responses.GET, SERVICE_URL, json=run_service(annotations={"switch/incident": "0.nx4k2ab9pq7z"}))
     google.add(responses.GET, f"{SERVICE_URL}:getIamPolicy", json={"etag": "e", "bindings": [
         {"role": "roles/run.invoker", "members": ["allUsers"]}]})
     # Cloudflare echoing the token back is not known to happen; if it ever does, it must not travel on.
@@ -247,8 +248,9 @@ def test_no_secret_on_the_accepted_path_from_start_to_failback(client, google, c
     google.add(responses.POST, f"{SERVICE_URL}:setIamPolicy", json={"etag": "f"})
     google.add(responses.GET, ENTRYPOINT, status=404, json={"success": False, "result": None, "messages": [],
                                                              "errors": [{"code": 10003, "message": "no entrypoint"}]})
-    google.add(responses.PUT, ENTRYPOINT, json={"success": True, "errors": [], "messages": [],
-                                                "result": {"id": "r" * 32, "rules": []}})
+    google.add(responses.POST, ENTRYPOINT.split("/rulesets/")[0] + "/rulesets",
+               json={"success": True, "errors": [], "messages": [], "result": {"id": "r" * 32, "rules": []}})
+    echo_replace(google)
 
     answers = [client.post("/failover", json={}, headers=basic(USER, PASSWORD)),
                client.get(f"/status?auth_token={TOKEN}")]

@@ -11,6 +11,7 @@ import requests
 
 from switch.drill import HOST, PROJECT, REGION, SERVICE, TOKEN, ZONE, Function, notification
 from switch.emulator import Emulator, HomeSite
+from switch.traffic.cloudflare import rule_ref
 
 CF_TOKEN = "e2e-cloudflare-token"
 
@@ -59,6 +60,9 @@ def home(world):
 @pytest.fixture
 def function(world):
     return world[2]
+
+
+OUR_REF = rule_ref(SERVICE, HOST)
 
 
 def alert(state: str, incident: str = "0.e2e") -> dict:
@@ -116,7 +120,7 @@ def test_close_removes_the_replica_and_the_redirect(emulator, function, home):
 
     assert answer.status_code == 200 and answer.json()["action"] == "failback"
     assert SERVICE not in emulator.services(PROJECT, REGION)
-    assert not any(r["enabled"] for r in emulator.redirect_rules(ZONE) if r["ref"] == "switch_failover")
+    assert not any(r["enabled"] for r in emulator.redirect_rules(ZONE) if r["ref"] == OUR_REF)
 
 
 def test_a_503_burst_is_retried_and_converges_with_one_replica(emulator, function):
@@ -193,13 +197,13 @@ def test_other_redirect_rules_are_byte_for_byte_unchanged_after_failover_and_fai
                 "action": "redirect", "action_parameters": {"from_value": {
                     "target_url": {"value": "https://example.org/shop"}, "status_code": 308}}}]
     entrypoint = f"{emulator.cloudflare_url}zones/{ZONE}/rulesets/phases/http_request_dynamic_redirect/entrypoint"
-    existing = [r for r in emulator.redirect_rules(ZONE) if r["ref"] == "switch_failover"]
+    existing = [r for r in emulator.redirect_rules(ZONE) if r["ref"] == OUR_REF]
     for rule in existing:  # keep the rule switch owns, as a real zone would after earlier failovers
         rule.pop("id"), rule.pop("version", None), rule.pop("last_updated", None)
     answer = requests.put(entrypoint, json={"rules": foreign + existing}, timeout=5,
                           headers={"Authorization": f"Bearer {CF_TOKEN}"})
     assert answer.status_code == 200, answer.text
-    before = [r for r in emulator.redirect_rules(ZONE) if r["ref"] != "switch_failover"]
+    before = [r for r in emulator.redirect_rules(ZONE) if r["ref"] != OUR_REF]
 
     function.call("POST", "/", alert("open"))
     during = emulator.redirect_rules(ZONE)
@@ -207,8 +211,8 @@ def test_other_redirect_rules_are_byte_for_byte_unchanged_after_failover_and_fai
     function.call("POST", "/", alert("closed"))
     after = emulator.redirect_rules(ZONE)
 
-    assert [r for r in during if r["ref"] != "switch_failover"] == before
-    assert [r for r in after if r["ref"] != "switch_failover"] == before
+    assert [r for r in during if r["ref"] != OUR_REF] == before
+    assert [r for r in after if r["ref"] != OUR_REF] == before
     assert [r["ref"] for r in during][:2] == ["old_blog", "shop"]  # their order too
 
 

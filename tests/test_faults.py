@@ -37,8 +37,10 @@ STEPS = {
     "ready": dict(path=SERVICE_PATH, method="GET", after=(rf"/locations/{REGION}/services$", "POST"),
                   ready_delay=0.05),
     "public": dict(path=r":setIamPolicy$", method="POST"),
-    "traffic on": dict(path=r"/rulesets/phases/.*/entrypoint$", method="PUT"),
-    "verify": dict(path=SERVICE_PATH, method="GET", after=(r"/rulesets/phases/.*/entrypoint$", "PUT")),
+    # the zone has no redirect rules yet: switch creates the ruleset with its rule in it
+    "traffic on": dict(path=r"/zones/[0-9a-f]+/rulesets$", method="POST"),
+    # the note that visitors are on the replica, which also proves it still exists
+    "activated": dict(path=SERVICE_PATH, method="PUT"),
     # the same, in a zone that already has someone else's redirect rule: switch adds its own
     "rule added": dict(path=r"/rulesets/[0-9a-f]+/rules$", method="POST", foreign=True),
     # failback, from active with home back and the alert closed
@@ -48,7 +50,7 @@ STEPS = {
     # an open notification while home is healthy: the replica made for it is removed again
     "cleanup delete": dict(path=SERVICE_PATH, method="DELETE"),
 }
-FAILOVER = ("create", "ready", "public", "traffic on", "verify", "rule added")
+FAILOVER = ("create", "ready", "public", "traffic on", "activated", "rule added")
 FAILBACK = ("traffic off", "delete", "post-check")
 KINDS = ("429", "5xx", "timeout", "reset", "after")
 
@@ -97,7 +99,7 @@ def _literal(pattern: str) -> str:
 
 
 def applicable(step: str, kind: str) -> bool:
-    # The armed steps (readiness, verify, post-check) are reads: a 429, a timeout or a
+    # The armed steps (readiness, post-check) are reads: a 429, a timeout or a
     # performed-then-503 read fails like a 5xx, so a 5xx and a dropped connection cover them.
     return "after" not in STEPS[step] or kind in ("5xx", "reset")
 

@@ -11,9 +11,11 @@ import requests
 import responses
 
 from tests.conftest import (notification, BEARER, IMAGE, PROJECT, RUN_ROOT, SERVICE, SERVICE_URL, TOKEN, api_calls,
-                            basic_header, fixture_json, google_error, run_service, writes)
+                            basic_header, echo_replace, fixture_json, google_error, run_service, serving, writes)
 
 NOT_FOUND = google_error(404, "NOT_FOUND", f"Resource '{SERVICE}' of kind 'SERVICE' does not exist.")
+# The incident of the sample notification, as the replica made for it carries it.
+OURS = {"switch/incident": "0.nx4k2ab9pq7z"}
 IAM_GET = f"{SERVICE_URL}:getIamPolicy"
 IAM_SET = f"{SERVICE_URL}:setIamPolicy"
 
@@ -36,6 +38,7 @@ def expect_fresh_failover(google, policy=None):
     google.add(responses.GET, SERVICE_URL, json=run_service())
     google.add(responses.GET, IAM_GET, json=policy or {"version": 1, "etag": "BwX1"})
     google.add(responses.POST, IAM_SET, json={"version": 1, "etag": "BwX2"})
+    echo_replace(google)
 
 
 # -- failover ------------------------------------------------------------------
@@ -51,8 +54,11 @@ def test_open_notification_creates_the_replica_with_the_expected_body(client, go
     body = answer.get_json()
     assert body["action"] == "failover" and body["state"] == "active" and body["changed"] is True
     assert body["url"] == "https://site-replica-q2w3e4r5ta-ew.a.run.app"
-    assert [s["step"] for s in body["steps"]] == ["get", "create", "ready", "public", "reachable", "traffic"]
+    assert [s["step"] for s in body["steps"]] == ["get", "create", "ready", "public", "reachable", "traffic",
+                                                  "activated"]
     assert all(isinstance(s["ms"], int) for s in body["steps"])
+    [mark] = api_calls(google, "PUT")
+    assert "switch/activated-at" in sent_json(mark)["metadata"]["annotations"]  # visitors on it from now
 
     [create] = api_calls(google, "POST", "/services?")
     sent = sent_json(create)
@@ -63,6 +69,7 @@ def test_open_notification_creates_the_replica_with_the_expected_body(client, go
     assert sent["metadata"]["labels"] == {"managed-by": "switch"}
     assert sent["metadata"]["annotations"]["run.googleapis.com/ingress"] == "all"
     assert "switch/pinned" not in sent["metadata"]["annotations"]
+    assert "switch/activated-at" not in sent["metadata"]["annotations"]  # no visitor has seen it yet
     assert sent["metadata"]["annotations"]["switch/incident"] == "0.nx4k2ab9pq7z"
     template = sent["spec"]["template"]
     assert template["metadata"]["annotations"] == {"autoscaling.knative.dev/maxScale": "4"}
@@ -102,6 +109,7 @@ def test_a_stale_iam_etag_redoes_the_read_modify_write(client, google):
     google.add(responses.GET, IAM_GET, json={"version": 1, "etag": "new", "bindings": [
         {"role": "roles/viewer", "members": ["user:a@example.org"]}]})
     google.add(responses.POST, IAM_SET, json={"version": 1, "etag": "newer"})
+    echo_replace(google)
 
     assert client.post("/", json=open_alert(), headers=BEARER).status_code == 200
 
@@ -111,7 +119,7 @@ def test_a_stale_iam_etag_redoes_the_read_modify_write(client, google):
 
 
 def test_duplicate_open_on_a_warm_instance_costs_one_get_and_no_write(client, google):
-    google.add(responses.GET, SERVICE_URL, json=run_service())
+    google.add(responses.GET, SERVICE_URL, json=run_service(annotations=serving(**OURS)))
     google.add(responses.GET, IAM_GET, json={"version": 1, "etag": "e", "bindings": [
         {"role": "roles/run.invoker", "members": ["allUsers"]}]})
 
@@ -131,6 +139,7 @@ def test_a_409_on_create_means_it_exists_and_is_not_created_again(client, google
     google.add(responses.GET, SERVICE_URL, json=run_service())
     google.add(responses.GET, IAM_GET, json={"version": 1, "etag": "e"})
     google.add(responses.POST, IAM_SET, json={"version": 1, "etag": "f"})
+    echo_replace(google)
 
     answer = client.post("/", json=open_alert(), headers=BEARER)
 
@@ -140,15 +149,16 @@ def test_a_409_on_create_means_it_exists_and_is_not_created_again(client, google
 
 
 def test_a_replica_that_exists_but_is_not_ready_or_public_is_finished(client, google):
-    google.add(responses.GET, SERVICE_URL, json=run_service(ready="Unknown", generation=2, observed=1))
-    google.add(responses.GET, SERVICE_URL, json=run_service(ready="Unknown", generation=2, observed=2))
-    google.add(responses.GET, SERVICE_URL, json=run_service(generation=2, observed=2))
+    google.add(responses.GET, SERVICE_URL, json=run_service(ready="Unknown", generation=2, observed=1, annotations=OURS))
+    google.add(responses.GET, SERVICE_URL, json=run_service(ready="Unknown", generation=2, observed=2, annotations=OURS))
+    google.add(responses.GET, SERVICE_URL, json=run_service(generation=2, observed=2, annotations=OURS))
     google.add(responses.GET, IAM_GET, json={"version": 1, "etag": "e"})
     google.add(responses.POST, IAM_SET, json={"version": 1, "etag": "f"})
+    echo_replace(google)
 
     body = client.post("/", json=open_alert(), headers=BEARER).get_json()
 
-    assert [s["step"] for s in body["steps"]] == ["get", "ready", "public", "reachable", "traffic"]
+    assert [s["step"] for s in body["steps"]] == ["get", "ready", "public", "reachable", "traffic", "activated"]
     assert api_calls(google, "POST", "/services?") == []
     assert len(api_calls(google, "GET", f"{SERVICE}?")) == 3
 
@@ -170,7 +180,7 @@ def test_retryable_503_and_429_answers_are_retried(client, google):
     unavailable = google_error(503, "UNAVAILABLE", "The service is currently unavailable.")
     google.add(responses.GET, SERVICE_URL, status=503, json=unavailable)
     google.add(responses.GET, SERVICE_URL, status=429, json=google_error(429, "RESOURCE_EXHAUSTED", "Quota"))
-    google.add(responses.GET, SERVICE_URL, json=run_service())
+    google.add(responses.GET, SERVICE_URL, json=run_service(annotations=serving(**OURS)))
     google.add(responses.GET, IAM_GET, json={"version": 1, "etag": "e", "bindings": [
         {"role": "roles/run.invoker", "members": ["allUsers"]}]})
 
@@ -224,8 +234,8 @@ def test_manual_failover_pins_the_replica(client, google):
 
 
 def test_manual_failover_pins_an_existing_replica_with_a_metadata_only_update(client, google):
-    google.add(responses.GET, SERVICE_URL, json=run_service())
-    google.add(responses.PUT, SERVICE_URL, json=run_service(annotations={"switch/pinned": "true"}))
+    google.add(responses.GET, SERVICE_URL, json=run_service(annotations=serving()))
+    google.add(responses.PUT, SERVICE_URL, json=run_service(annotations=serving(**{"switch/pinned": "true"})))
     google.add(responses.GET, IAM_GET, json={"version": 1, "etag": "e", "bindings": [
         {"role": "roles/run.invoker", "members": ["allUsers"]}]})
 
@@ -235,7 +245,7 @@ def test_manual_failover_pins_an_existing_replica_with_a_metadata_only_update(cl
     [put] = api_calls(google, "PUT")
     sent = sent_json(put)
     assert sent["metadata"]["annotations"]["switch/pinned"] == "true"
-    assert sent["spec"] == run_service()["spec"]  # the revision template is untouched
+    assert sent["spec"] == run_service(annotations=serving())["spec"]  # the revision template is untouched
     assert "status" not in sent
 
 
@@ -243,7 +253,7 @@ def test_manual_failover_pins_an_existing_replica_with_a_metadata_only_update(cl
 
 
 def test_closing_notification_deletes_the_labelled_replica(client, google):
-    google.add(responses.GET, SERVICE_URL, json=run_service())
+    google.add(responses.GET, SERVICE_URL, json=run_service(annotations=serving()))
     google.add(responses.DELETE, SERVICE_URL, json={"apiVersion": "v1", "kind": "Status", "status": "Success"})
 
     answer = client.post("/", json=closed_alert(), headers=BEARER)
@@ -251,7 +261,7 @@ def test_closing_notification_deletes_the_labelled_replica(client, google):
     assert answer.status_code == 200
     body = answer.get_json()
     assert body["action"] == "failback" and body["state"] == "standby" and body["changed"] is True
-    assert [s["step"] for s in body["steps"]] == ["get", "traffic", "delete"]
+    assert [s["step"] for s in body["steps"]] == ["get", "look again", "traffic", "delete"]
     assert len(api_calls(google, "DELETE")) == 1
 
 
@@ -269,7 +279,7 @@ def test_a_policy_cancel_close_is_not_a_recovery(client, google):
     cancelled = closed_alert()
     cancelled["incident"]["observed_value"] = ("Incident cancelled because the alert policy condition was deleted "
                                                "or modified while incident was active.")
-    google.add(responses.GET, SERVICE_URL, json=run_service())
+    google.add(responses.GET, SERVICE_URL, json=run_service(annotations=serving()))
 
     body = client.post("/", json=cancelled, headers=BEARER).get_json()
 
@@ -278,16 +288,19 @@ def test_a_policy_cancel_close_is_not_a_recovery(client, google):
     assert writes(google) == []
 
 
-def test_automatic_failback_waits_for_min_active_seconds(client, google, env):
+def test_a_close_inside_min_active_seconds_is_noted_for_reconcile_not_dropped(client, google, env):
     env(MIN_ACTIVE_SECONDS="600")
-    just_now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - 30))
-    google.add(responses.GET, SERVICE_URL, json=run_service(annotations={"switch/activated-at": just_now}))
+    google.add(responses.GET, SERVICE_URL, json=run_service(annotations=serving(30)))
+    echo_replace(google)
 
     body = client.post("/", json=closed_alert(), headers=BEARER).get_json()
 
     assert body["action"] == "none" and body["state"] == "active"
-    assert "SWITCH_MIN_ACTIVE_SECONDS=600" in body["reason"]
-    assert writes(google) == []
+    assert "SWITCH_MIN_ACTIVE_SECONDS=600" in body["reason"] and "reconcile" in body["reason"]
+    [note] = writes(google)
+    assert note.request.method == "PUT"
+    assert sent_json(note)["metadata"]["annotations"]["switch/close-pending"] == "0.nx4k2ab9pq7z"
+    assert not api_calls(google, "DELETE")
 
 
 def test_automatic_failback_leaves_a_pinned_replica_alone(client, google):
@@ -301,7 +314,7 @@ def test_automatic_failback_leaves_a_pinned_replica_alone(client, google):
 
 def test_automatic_failback_keeps_the_replica_while_home_is_unhealthy(client, google, env):
     env(HOME_URL="https://www.example.org", PROBE_COUNT="3")
-    google.add(responses.GET, SERVICE_URL, json=run_service())
+    google.add(responses.GET, SERVICE_URL, json=run_service(annotations=serving()))
     google.add(responses.GET, "https://www.example.org/healthz", status=200)
     google.add(responses.GET, "https://www.example.org/healthz", status=503)
 
@@ -322,7 +335,7 @@ def test_automatic_failback_happens_after_consecutive_healthy_probes(client, goo
     body = client.post("/", json=closed_alert(), headers=BEARER).get_json()
 
     assert body["action"] == "failback"
-    assert [s["step"] for s in body["steps"]] == ["get", "probe", "traffic", "delete"]
+    assert [s["step"] for s in body["steps"]] == ["get", "probe", "look again", "traffic", "delete"]
 
 
 def test_manual_failback_with_force_skips_the_probe_and_ignores_the_pin(client, google, env):
@@ -365,7 +378,7 @@ def test_console_test_notification_is_acknowledged_without_acting(client, google
 def test_state_is_matched_case_insensitively(client, google):
     shouting = open_alert()
     shouting["incident"]["state"] = "OPEN"
-    google.add(responses.GET, SERVICE_URL, json=run_service())
+    google.add(responses.GET, SERVICE_URL, json=run_service(annotations=serving(**OURS)))
     google.add(responses.GET, IAM_GET, json={"version": 1, "etag": "e", "bindings": [
         {"role": "roles/run.invoker", "members": ["allUsers"]}]})
 
@@ -376,7 +389,7 @@ def test_state_is_matched_case_insensitively(client, google):
 
 
 def test_status_reports_the_replica(client, google):
-    google.add(responses.GET, SERVICE_URL, json=run_service(annotations={"switch/pinned": "true"}))
+    google.add(responses.GET, SERVICE_URL, json=run_service(annotations=serving(**{"switch/pinned": "true"})))
 
     answer = client.get("/status", headers=basic_header())
 

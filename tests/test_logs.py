@@ -130,7 +130,7 @@ def test_a_refused_request_is_one_warning_without_the_request(fn, capsys):
 
 def test_an_api_retry_is_a_json_line_before_the_closing_one(fn, capsys):
     fn.outage()
-    fn.emulator.inject(status=503, count=1, method="PUT", contains="/rulesets/phases/")
+    fn.emulator.inject(status=503, count=1, method="POST", contains=f"/zones/{reliability.ZONE}/rulesets")
 
     answer = fn.notify("open", "0.logs-retry")
 

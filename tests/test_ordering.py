@@ -32,6 +32,8 @@ from tests.reliability import PROJECT, REGION, SERVICE
 
 SERVICE_PATH = rf"/locations/{REGION}/services/{SERVICE}$"
 ENTRYPOINT = r"/rulesets/phases/.*/entrypoint$"
+# The first redirect write in a zone without redirect rules: switch creates the ruleset.
+FIRST_RULE = r"/zones/[0-9a-f]+/rulesets$"
 
 
 @pytest.fixture
@@ -265,7 +267,7 @@ def test_a_failback_that_deletes_during_the_redirect_switch_leaves_no_redirect(f
     failback deletes the replica meanwhile. The failover's look after its switch sees the
     replica gone and switches traffic off again."""
     fn.outage()
-    held = fn.chaos.hold(ENTRYPOINT, "PUT")
+    held = fn.chaos.hold(FIRST_RULE, "POST")
     failover, answers = run(fn, lambda c: fn.notify("open", client=c))
     held.wait()
     fn.recovery()
@@ -284,7 +286,7 @@ def test_a_redirect_switched_on_between_delete_and_post_check_is_switched_off(fn
     """failover switches traffic on while failback's delete is in flight and sees the replica
     still there; failback's look after its delete finds the redirect on and turns it off."""
     fn.outage()
-    traffic = fn.chaos.hold(ENTRYPOINT, "PUT")
+    traffic = fn.chaos.hold(FIRST_RULE, "POST")
     failover, failover_answer = run(fn, lambda c: fn.notify("open", client=c))
     traffic.wait()
     fn.recovery()

@@ -8,7 +8,7 @@ import json
 import pytest
 import responses
 
-from tests.conftest import (ROOT, RUN_ROOT, SERVICE_URL, api_calls, fixture_json, google_error, notification,
+from tests.conftest import (echo_replace, ROOT, RUN_ROOT, SERVICE_URL, api_calls, fixture_json, google_error, notification,
                             run_service, writes)
 
 
@@ -36,6 +36,7 @@ def test_an_open_notification_as_a_cloudevent_fails_over(pubsub, google):
     google.add(responses.POST, RUN_ROOT, json=run_service())
     google.add(responses.GET, f"{SERVICE_URL}:getIamPolicy", json={"etag": "e"})
     google.add(responses.POST, f"{SERVICE_URL}:setIamPolicy", json={"etag": "f"})
+    echo_replace(google)
 
     answer = deliver(pubsub, json.dumps(notification("open")).encode())
 

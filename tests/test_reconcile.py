@@ -10,8 +10,9 @@ import time
 import pytest
 import responses
 
-from tests.conftest import (notification, BEARER, PROJECT, REGION, RUN_ROOT, SERVICE_URL, api_calls,
-                            google_error, run_service, writes)
+from switch.traffic.cloudflare import CloudflareRouter
+from tests.conftest import (notification, BEARER, PROJECT, REGION, RUN_ROOT, SERVICE, SERVICE_URL, api_calls,
+                            echo_replace, google_error, run_service, serving, writes)
 
 ZONE = "0123456789abcdef0123456789abcdef"
 CF = "https://api.cloudflare.com/client/v4/"
@@ -29,14 +30,12 @@ def envelope(result, success=True, errors=()):
     return {"success": success, "errors": list(errors), "messages": [], "result": result}
 
 
+ROUTER = CloudflareRouter(token="t", zone_id=ZONE, host="www.example.org", endpoint=CF, service=SERVICE)
+
+
 def our_rule(target=REPLICA_URL, enabled=True):
-    return {"id": "a" * 32, "ref": "switch_failover", "version": "1", "enabled": enabled,
-            "description": "switch: site down, send visitors to Cloud Run replica (managed by switch)",
-            "expression": '(http.host eq "www.example.org" and http.request.uri.path ne "/healthz")',
-            "action": "redirect",
-            "action_parameters": {"from_value": {
-                "target_url": {"expression": f'concat("{target}", http.request.uri.path)'},
-                "status_code": 302, "preserve_query_string": True}}}
+    """Our rule as Cloudflare keeps it: what the router writes, plus id and version."""
+    return {"id": "a" * 32, "version": "1", **ROUTER.rule(target, enabled)}
 
 
 FOREIGN = {"id": "b" * 32, "ref": "old_blog", "version": "3", "enabled": True,
@@ -75,6 +74,8 @@ def order(mock) -> list[str]:
             names.append("public")
         elif call.request.method == "DELETE":
             names.append("delete")
+        elif call.request.method == "PUT" and "activated-at" in (call.request.body or ""):
+            names.append("activated")
         else:
             names.append(f"{call.request.method} {url}")
     return names
@@ -92,11 +93,12 @@ def test_redirect_is_enabled_only_after_the_replica_is_ready_and_public(client, 
     google.add(responses.POST, f"{SERVICE_URL}:setIamPolicy", json=PUBLIC)
     google.add(responses.GET, ENTRYPOINT, json=ruleset(FOREIGN))
     google.add(responses.POST, RULES, json=ruleset(FOREIGN, our_rule()))
+    echo_replace(google)
 
     answer = client.post("/", json=notification("open"), headers=BEARER)
 
     assert answer.status_code == 200
-    assert order(google) == ["create", "public", "redirect on"]
+    assert order(google) == ["create", "public", "redirect on", "activated"]
     first_cloudflare = min(i for i, c in enumerate(google.calls) if "cloudflare" in c.request.url)
     gets_before = [c for c in list(google.calls)[:first_cloudflare] if c.request.url.startswith(SERVICE_URL + "?")]
     assert len(gets_before) == 3  # the first look and both readiness polls, the last one Ready
@@ -117,7 +119,7 @@ def test_a_failed_replica_never_gets_traffic(client, google, cloudflare):
 
 
 def test_redirect_is_disabled_before_the_replica_is_deleted(client, google, cloudflare):
-    google.add(responses.GET, SERVICE_URL, json=run_service())
+    google.add(responses.GET, SERVICE_URL, json=run_service(annotations=serving()))
     google.add(responses.GET, ENTRYPOINT, json=ruleset(FOREIGN, our_rule()))
     google.add(responses.PATCH, f"{RULES}/{'a' * 32}", json=ruleset(FOREIGN, our_rule(enabled=False)))
     google.add(responses.DELETE, SERVICE_URL, json={"status": "Success"})
@@ -164,6 +166,7 @@ def test_the_redirect_points_at_the_failover_domain_once_its_certificate_is_prov
     google.add(responses.GET, f"{MAPPINGS}/failover.example.org", json=mapping())
     google.add(responses.GET, ENTRYPOINT, json=ruleset())
     google.add(responses.POST, RULES, json=ruleset(our_rule("https://failover.example.org")))
+    echo_replace(google)
 
     client.post("/", json=notification("open"), headers=BEARER)
 
@@ -180,6 +183,7 @@ def test_without_a_certificate_the_run_app_url_is_used_and_the_mapping_is_create
     google.add(responses.POST, MAPPINGS, json=mapping(cert="Unknown"))
     google.add(responses.GET, ENTRYPOINT, json=ruleset())
     google.add(responses.POST, RULES, json=ruleset(our_rule()))
+    echo_replace(google)
 
     body = client.post("/", json=notification("open"), headers=BEARER).get_json()
 
@@ -213,16 +217,34 @@ def test_status_shows_the_mapping_conditions_and_dns_records(client, google, env
     assert body["domain"]["dns_records"] == [{"name": "failover", "type": "CNAME", "rrdata": "ghs.googlehosted.com."}]
 
 
-def test_a_mapping_that_routes_elsewhere_is_not_touched(client, google, cloudflare, env):
-    env(FAILOVER_DOMAIN="failover.example.org")
+@pytest.mark.parametrize("trouble", ["routes elsewhere", "not ours", "forbidden", "unavailable", "pending"])
+def test_a_failover_domain_in_trouble_never_blocks_the_failover(client, google, cloudflare, env, trouble):
+    env(FAILOVER_DOMAIN="failover.example.org", API_RETRIES="0")
     google.add(responses.GET, SERVICE_URL, json=run_service())
     google.add(responses.GET, f"{SERVICE_URL}:getIamPolicy", json=PUBLIC)
-    google.add(responses.GET, f"{MAPPINGS}/failover.example.org", json=mapping(route="someone-elses"))
+    if trouble == "routes elsewhere":
+        google.add(responses.GET, f"{MAPPINGS}/failover.example.org", json=mapping(route="someone-elses"))
+    elif trouble == "not ours":  # routes to our replica's name, but someone else made it: never adopted
+        foreign = mapping()
+        foreign["metadata"]["labels"] = {}
+        google.add(responses.GET, f"{MAPPINGS}/failover.example.org", json=foreign)
+    elif trouble == "pending":
+        google.add(responses.GET, f"{MAPPINGS}/failover.example.org", json=mapping(cert="Unknown"))
+    else:
+        status, code = (403, "PERMISSION_DENIED") if trouble == "forbidden" else (503, "UNAVAILABLE")
+        google.add(responses.GET, f"{MAPPINGS}/failover.example.org", status=status,
+                   json=google_error(status, code, f"domain mappings are {trouble}"))
+    google.add(responses.GET, ENTRYPOINT, json=ruleset())
+    google.add(responses.POST, RULES, json=ruleset(our_rule()))
+    echo_replace(google)
 
     answer = client.post("/", json=notification("open"), headers=BEARER)
 
-    assert answer.status_code == 409
-    assert writes(google) == []
+    assert answer.status_code == 200
+    sent = json.loads(api_calls(google, "POST", "cloudflare")[0].request.body)
+    assert REPLICA_URL in sent["action_parameters"]["from_value"]["target_url"]["expression"]
+    assert "run.app URL" in {s["step"]: s for s in answer.get_json()["steps"]}["domain"]["detail"]
+    assert not [c for c in writes(google) if "domainmappings" in c.request.url]
 
 
 # -- reconcile --------------------------------------------------------------------
@@ -235,8 +257,9 @@ def policy(env):
 
 def test_reconcile_fails_over_when_an_alert_is_open_but_no_replica_exists(client, google, cloudflare, policy):
     google.add(responses.GET, SERVICE_URL, status=404, json=NOT_FOUND)
-    google.add(responses.GET, SERVICE_URL, json=run_service())  # the check after the redirect
     google.add(responses.GET, ALERTS, json=alerts("OPEN"))
+    google.add(responses.GET, "https://www.example.org/healthz", status=503)  # home is dark
+    echo_replace(google)
     google.add(responses.POST, RUN_ROOT, json=run_service())
     google.add(responses.GET, f"{SERVICE_URL}:getIamPolicy", json={"etag": "e"})
     google.add(responses.POST, f"{SERVICE_URL}:setIamPolicy", json=PUBLIC)
@@ -246,13 +269,13 @@ def test_reconcile_fails_over_when_an_alert_is_open_but_no_replica_exists(client
     body = client.post("/reconcile", json={}, headers=BEARER).get_json()
 
     assert body["action"] == "failover" and "lost notification" in body["reason"]
-    assert order(google) == ["create", "public", "redirect on"]
+    assert order(google) == ["create", "public", "redirect on", "activated"]
     [listing] = api_calls(google, "GET", "/alerts")
     assert "state+%3D+%22OPEN%22" in listing.request.url or "state%20%3D%20%22OPEN%22" in listing.request.url
 
 
 def test_reconcile_fails_back_when_the_closing_notification_was_lost(client, google, cloudflare, policy):
-    google.add(responses.GET, SERVICE_URL, json=run_service())
+    google.add(responses.GET, SERVICE_URL, json=run_service(annotations=serving()))
     google.add(responses.GET, ALERTS, json=alerts())
     google.add(responses.GET, "https://www.example.org/healthz", status=200)
     google.add(responses.GET, "https://www.example.org/healthz", status=200)
@@ -268,7 +291,7 @@ def test_reconcile_fails_back_when_the_closing_notification_was_lost(client, goo
 
 
 def test_reconcile_keeps_the_replica_while_the_alert_is_open(client, google, cloudflare, policy):
-    google.add(responses.GET, SERVICE_URL, json=run_service())
+    google.add(responses.GET, SERVICE_URL, json=run_service(annotations=serving()))
     google.add(responses.GET, ALERTS, json=alerts("OPEN"))
     google.add(responses.GET, f"{SERVICE_URL}:getIamPolicy", json=PUBLIC)
     google.add(responses.GET, ENTRYPOINT, json=ruleset(our_rule()))
@@ -300,15 +323,17 @@ def test_reconcile_finishes_a_half_made_replica(client, google, cloudflare, poli
     google.add(responses.POST, f"{SERVICE_URL}:setIamPolicy", json=PUBLIC)
     google.add(responses.GET, ENTRYPOINT, json=ruleset())
     google.add(responses.POST, RULES, json=ruleset(our_rule()))
+    google.add(responses.GET, "https://www.example.org/healthz", status=503)  # home is dark
+    echo_replace(google)
 
     body = client.post("/reconcile", json={}, headers=BEARER).get_json()
 
     assert body["action"] == "failover" and body["reason"].startswith("finished the replica")
-    assert order(google) == ["public", "redirect on"]
+    assert order(google) == ["public", "redirect on", "activated"]
 
 
 def test_reconcile_does_nothing_when_all_is_in_place(client, google, cloudflare, policy):
-    google.add(responses.GET, SERVICE_URL, json=run_service())
+    google.add(responses.GET, SERVICE_URL, json=run_service(annotations=serving()))
     google.add(responses.GET, ALERTS, json=alerts("OPEN"))
     google.add(responses.GET, f"{SERVICE_URL}:getIamPolicy", json=PUBLIC)
     google.add(responses.GET, ENTRYPOINT, json=ruleset(our_rule()))
@@ -330,7 +355,7 @@ def test_reconcile_on_standby_with_nothing_out_of_place_does_nothing(client, goo
 
 
 def test_a_pinned_replica_survives_reconcile(client, google, cloudflare, policy):
-    google.add(responses.GET, SERVICE_URL, json=run_service(annotations={"switch/pinned": "true"}))
+    google.add(responses.GET, SERVICE_URL, json=run_service(annotations=serving(**{"switch/pinned": "true"})))
     google.add(responses.GET, ALERTS, json=alerts())
     google.add(responses.GET, f"{SERVICE_URL}:getIamPolicy", json=PUBLIC)
     google.add(responses.GET, ENTRYPOINT, json=ruleset(our_rule()))
@@ -355,7 +380,7 @@ def test_reconcile_respects_the_flap_guard(client, google, cloudflare, policy, e
 
 
 def test_reconcile_keeps_the_replica_while_home_is_unhealthy(client, google, cloudflare, policy):
-    google.add(responses.GET, SERVICE_URL, json=run_service())
+    google.add(responses.GET, SERVICE_URL, json=run_service(annotations=serving()))
     google.add(responses.GET, ALERTS, json=alerts())
     google.add(responses.GET, "https://www.example.org/healthz", status=200)
     google.add(responses.GET, "https://www.example.org/healthz", status=502)
@@ -394,6 +419,7 @@ def test_traffic_waits_until_visitors_get_past_googles_iam_403(client, google, c
     google.add(responses.GET, f"{REPLICA_URL}/", status=200, body="the site")
     google.add(responses.GET, ENTRYPOINT, json=ruleset())
     google.add(responses.POST, RULES, json=ruleset(our_rule()))
+    echo_replace(google)
 
     body = client.post("/", json=notification("open"), headers=BEARER).get_json()
 
@@ -415,6 +441,7 @@ def test_traffic_is_switched_anyway_when_the_grant_is_slow_to_propagate(client, 
                    body="Your client does not have permission to get URL")
     google.add(responses.GET, ENTRYPOINT, json=ruleset())
     google.add(responses.POST, RULES, json=ruleset(our_rule()))
+    echo_replace(google)
 
     body = client.post("/", json=notification("open"), headers=BEARER).get_json()
 

@@ -26,6 +26,10 @@ PHASE = "http_request_dynamic_redirect"
 ZONE_ID = re.compile(r"^[0-9a-f]{32}$")
 STATUS_CODES = {301, 302, 307, 308}
 ENTRYPOINT = "client/v4/zones/{zone}/rulesets/phases/{phase}/entrypoint"
+RULESETS = "client/v4/zones/{zone}/rulesets"
+# Creating a second zone ruleset for a phase that has one is refused; the code and
+# wording are not confirmed (Cloudflare documents only that one entry point exists per phase).
+ENTRYPOINT_EXISTS = 20217
 RULES = "client/v4/zones/{zone}/rulesets/{ruleset}/rules"
 # Cloudflare's ruleset validation errors carry a 2xxxx code; the exact number
 # per problem is not documented, so one is used for all of them.
@@ -101,6 +105,7 @@ class CloudflareApi(Api):
         self.routes = [
             route("GET", ENTRYPOINT, self.get_entrypoint),
             route("PUT", ENTRYPOINT, self.put_entrypoint),
+            route("POST", RULESETS, self.create_ruleset),
             route("POST", RULES, self.add_rule),
             route("PATCH", RULES + "/{rule}", self.update_rule),
             route("DELETE", RULES + "/{rule}", self.delete_rule),
@@ -165,6 +170,28 @@ class CloudflareApi(Api):
             new_rules.append(self._rule(given, version, new_rules, previous))
         self.rulesets[zone] = ruleset
         return self._written(ruleset, version, new_rules)
+
+    @authenticated
+    def create_ruleset(self, request, zone):
+        """``POST /zones/{zone}/rulesets``: the phase's entry point, only when there is none yet."""
+        body = read_body(request)
+        if body.get("phase") != PHASE or body.get("kind") != "zone":
+            raise bad_rule(f"only a zone ruleset of phase {PHASE} is emulated (kind 'zone', phase '{PHASE}')")
+        if not isinstance(body.get("name"), str) or not body["name"]:
+            raise bad_rule("name: required")
+        if zone in self.rulesets:
+            raise CloudflareError(400, (ENTRYPOINT_EXISTS, f"a ruleset of phase {PHASE} already exists in this "
+                                                           f"zone; add rules to it instead"))
+        rules = body.get("rules", [])
+        if not isinstance(rules, list):
+            raise bad_rule("rules: must be a list")
+        ruleset = {"id": new_id(), "name": body["name"], "description": body.get("description", ""),
+                   "kind": "zone", "version": "0", "rules": [], "last_updated": None, "phase": PHASE}
+        new_rules: list[dict] = []
+        for given in rules:
+            new_rules.append(self._rule(given, "1", new_rules, None))
+        self.rulesets[zone] = ruleset
+        return self._written(ruleset, "1", new_rules)
 
     # -- single rules ------------------------------------------------------
 

@@ -1,11 +1,15 @@
 """Send visitors to the replica with a Cloudflare Single Redirect rule.
 
-switch owns exactly one rule, found by its ``ref`` (``switch_failover``), in the
-zone's entry point ruleset of phase ``http_request_dynamic_redirect``. Failover
-enables it pointing at the replica; failback disables it and keeps it, so the
-last target stays visible. Every other redirect rule in the zone belongs to
-someone else: it is never sent back to Cloudflare, so neither it nor its place
-in the order can be changed by switch.
+A deployment of switch owns exactly one rule in the zone's entry point ruleset
+of phase ``http_request_dynamic_redirect``, found by its ``ref``, which names
+the deployment: ``switch_<service>_<hash of the host>``. Two deployments in
+one zone (two sites) therefore never touch each other's rule. Failover enables
+it pointing at the replica; failback disables it and keeps it, so the last
+target stays visible. Every other redirect rule in the zone belongs to someone
+else: it is never sent back to Cloudflare, so neither it nor its place in the
+order can be changed by switch. Rules are only ever added, changed or read one
+at a time; the whole ruleset is never written, so a rule someone adds between
+switch's read and its write cannot be lost.
 
 Plain ``requests`` rather than the Cloudflare SDK: five endpoints do not justify
 seconds of import time on a cold start. See reference/cloudflare.md.
@@ -14,6 +18,7 @@ seconds of import time on a cold start. See reference/cloudflare.md.
 from __future__ import annotations
 
 import email.utils
+import hashlib
 import re
 import time
 from urllib.parse import quote, urlsplit
@@ -117,10 +122,16 @@ def _essence(rule: dict) -> tuple:
     )
 
 
+def rule_ref(service: str, host: str) -> str:
+    """The ref of a deployment's rule: its service, and its host (hashed: a ref takes no dots)."""
+    return f"switch_{service.replace('-', '_')}_{hashlib.sha256(host.encode()).hexdigest()[:8]}"
+
+
 class CloudflareRouter:
     name = "cloudflare"
-    REF = "switch_failover"
-    DESCRIPTION = "switch: site down, send visitors to Cloud Run replica (managed by switch)"
+    # What this router's rule was called before it was named per deployment; such a
+    # rule is taken as this deployment's only when it redirects this deployment's host.
+    LEGACY_REF = "switch_failover"
 
     @classmethod
     def from_settings(cls, settings, session: requests.Session | None = None) -> "CloudflareRouter":
@@ -128,6 +139,7 @@ class CloudflareRouter:
             token=settings.cloudflare_token,
             zone_id=settings.cloudflare_zone_id,
             host=settings.cloudflare_host,
+            service=settings.service,
             endpoint=settings.cloudflare_endpoint,
             health_path=settings.health_path,
             timeout=settings.http_timeout_seconds,
@@ -136,7 +148,7 @@ class CloudflareRouter:
             session=session,
         )
 
-    def __init__(self, *, token: str, zone_id: str, host: str, endpoint: str,
+    def __init__(self, *, token: str, zone_id: str, host: str, endpoint: str, service: str = "site-replica",
                  health_path: str | None = "/healthz", timeout: float = 30.0, retries: int = 4,
                  retry_base: float = BACKOFF_BASE, session: requests.Session | None = None, sleep=time.sleep):
         for label, value in (("token", token), ("zone_id", zone_id), ("host", host), ("endpoint", endpoint)):
@@ -147,6 +159,8 @@ class CloudflareRouter:
         self._token = _Secret(token)
         self.zone_id = zone_id
         self.host = host
+        self.service = service
+        self.ref = rule_ref(service, host)
         self.endpoint = endpoint if endpoint.endswith("/") else endpoint + "/"
         self.health_path = health_path or None
         self.timeout = timeout
@@ -173,8 +187,8 @@ class CloudflareRouter:
     def rule(self, target: str, enabled: bool) -> dict:
         """The full definition switch owns; PATCH replaces a rule with exactly this."""
         return {
-            "ref": self.REF,
-            "description": self.DESCRIPTION,
+            "ref": self.ref,
+            "description": f"switch ({self.service}): {self.host} is down, send visitors to its Cloud Run replica",
             "expression": self.expression(),
             "action": "redirect",
             "action_parameters": {"from_value": {
@@ -197,14 +211,14 @@ class CloudflareRouter:
             return TrafficState(configured=True, detail=f"no redirect rules on {self.host} yet "
                                 "(the zone has no redirect entry point ruleset)")
         if ours is None:
-            return TrafficState(configured=True, detail=f"no {self.REF} rule in the zone's redirect rules")
+            return TrafficState(configured=True, detail=f"no {self.ref} rule in the zone's redirect rules")
         target = _target_of(ours)
         enabled = bool(ours.get("enabled", True))
         shown = target or "an unrecognised target"
         if enabled:
-            detail = f"{self.REF} redirects {self.host} to {shown}"
+            detail = f"{self.ref} redirects {self.host} to {shown}"
         else:
-            detail = f"{self.REF} is disabled (last target {shown})"
+            detail = f"{self.ref} is disabled (last target {shown})"
         if ours.get("expression") != self.expression():
             detail += f"; its expression differs from what switch writes: {ours.get('expression')!r}"
         return TrafficState(configured=True, enabled=enabled, target=target, detail=detail)
@@ -213,9 +227,9 @@ class CloudflareRouter:
         desired = self.rule(url, enabled=True)  # a bad URL fails here, before any call
         ruleset = self._entrypoint()
         if ruleset is None:
-            # Only safe because there is no entry point: PUT replaces every rule.
-            self._call("PUT", self._entrypoint_path(), {"rules": [desired]}, "creating the redirect rules")
-            return True
+            ruleset = self._create_entrypoint(desired)
+            if ruleset is None:
+                return True
         ours = self._ours(ruleset)
         if ours is None:
             try:
@@ -233,6 +247,29 @@ class CloudflareRouter:
         self._call("PATCH", self._rule_path(ruleset, ours), desired, "updating the redirect rule")
         return True
 
+    def _create_entrypoint(self, rule: dict) -> dict | None:
+        """Create the zone's redirect ruleset holding our rule; None when done.
+
+        POST creates it only if the zone has none, so a ruleset someone else
+        made a moment ago is never replaced (a PUT would drop their rules):
+        then that ruleset is returned, to add our rule to it.
+        """
+        body = {"name": "default", "kind": "zone", "phase": PHASE, "rules": [rule],
+                "description": "Single Redirects"}
+        try:
+            self._call("POST", self._rulesets_path(), body, "creating the redirect rules")
+            return None
+        except UpstreamError as exc:
+            if exc.status_code in (401, 403):
+                raise
+            try:
+                ruleset = self._entrypoint()
+            except UpstreamError:
+                raise exc from None
+            if ruleset is None:
+                raise
+            return ruleset
+
     def restore(self) -> bool:
         ruleset = self._entrypoint()
         ours = self._ours(ruleset)
@@ -241,7 +278,7 @@ class CloudflareRouter:
         # PATCH replaces the rule, so send all of it: the rule's own definition
         # with only `enabled` flipped, which keeps the last target readable.
         body = {key: ours[key] for key in WRITABLE if key in ours}
-        body["ref"] = self.REF
+        body["ref"] = self.ref
         body["enabled"] = False
         self._call("PATCH", self._rule_path(ruleset, ours), body, "disabling the redirect rule")
         return True
@@ -264,7 +301,14 @@ class CloudflareRouter:
         if ruleset is None:
             return None
         # Cloudflare leaves `rules` out of an empty ruleset.
-        return next((r for r in ruleset.get("rules") or [] if r.get("ref") == self.REF), None)
+        rules = ruleset.get("rules") or []
+        mine = next((r for r in rules if r.get("ref") == self.ref), None)
+        if mine is None:
+            # A rule from before refs named the deployment: ours only if it redirects our host
+            # (then the next write gives it our ref). Another deployment's is never taken.
+            mine = next((r for r in rules if r.get("ref") == self.LEGACY_REF
+                         and f"http.host eq {_literal(self.host)}" in str(r.get("expression"))), None)
+        return mine
 
     def _recheck(self, original: UpstreamError) -> tuple[dict, dict]:
         """After a refused write: the ruleset and our rule if it is there now, else the original error."""
@@ -282,6 +326,9 @@ class CloudflareRouter:
     def _zone(self) -> str:
         return f"zones/{quote(self.zone_id, safe='')}"
 
+    def _rulesets_path(self) -> str:
+        return f"{self._zone()}/rulesets"
+
     def _entrypoint_path(self) -> str:
         return f"{self._zone()}/rulesets/phases/{PHASE}/entrypoint"
 
@@ -290,7 +337,7 @@ class CloudflareRouter:
 
     def _rule_path(self, ruleset: dict, rule: dict) -> str:
         if not rule.get("id"):
-            raise UpstreamError(f"Cloudflare: the {self.REF} rule has no id", api="cloudflare")
+            raise UpstreamError(f"Cloudflare: the {self.ref} rule has no id", api="cloudflare")
         return f"{self._rules_path(ruleset)}/{quote(str(rule['id']), safe='')}"
 
     # -- transport ------------------------------------------------------------
