@@ -4,7 +4,6 @@ Google's API intercepted by ``responses`` through switch's transport."""
 from __future__ import annotations
 
 import json
-import time
 
 import pytest
 import requests
