@@ -18,8 +18,18 @@ switch keeps a self-hosted site online from Cloud Run when its home goes dark.
 
 Start here:
   python -m switch drill          rehearse a whole failover and failback on this machine
+  python -m switch deploy --help  deploy the function (Cloud Run functions, 2nd gen)
   python -m switch setup --help   wire uptime check, alert policy and channel to the function
 """
+
+EXIT_CODES = """\
+exit codes:
+  0  done, or nothing needed doing
+  1  a Google or Cloudflare call failed (status: a part could not be read)
+  2  a configuration or usage error; the message names what to fix
+  3  refused: a guard said no (home not healthy yet, pinned ...); visitors were not moved
+"""
+REFUSED = 3
 
 SETUP_HELP = {
     "setup": """\
@@ -86,17 +96,19 @@ def _print_json(payload) -> None:
     print(json.dumps(payload, indent=2))
 
 
-def _print_report(report, as_json: bool) -> None:
+def _print_report(report, as_json: bool) -> int:
+    """Print the answer; the exit code (3 when a guard refused)."""
     if as_json:
         _print_json(report.to_dict())
-        return
-    print(f"{report.action}: state {report.state}, {'changed' if report.changed else 'nothing changed'}"
-          f"{' (' + report.reason + ')' if report.reason else ''}")
-    for step in report.steps:
-        mark = "*" if step.changed else " "
-        print(f"  {mark} {step.step:<8} {step.ms:>6} ms  {step.detail}")
-    if report.url:
-        print(f"  url: {report.url}")
+    else:
+        print(f"{report.action}: state {report.state}, {'changed' if report.changed else 'nothing changed'}"
+              f"{' (' + report.reason + ')' if report.reason else ''}")
+        for step in report.steps:
+            mark = "*" if step.changed else " "
+            print(f"  {mark} {step.step:<8} {step.ms:>6} ms  {step.detail}")
+        if report.url:
+            print(f"  url: {report.url}")
+    return REFUSED if report.refused else 0
 
 
 def cmd_status(args) -> int:
@@ -104,35 +116,38 @@ def cmd_status(args) -> int:
 
     from .failover import Switch
 
+    if args.json:
+        # JSON always, also when something fails: a script reads stdout either way.
+        try:
+            answer, code = Switch.from_settings(config.load(need=("region",))).status(), 0
+        except SwitchError as exc:
+            answer = {"error": {"code": exc.code, "message": exc.message}}
+            code = 2 if isinstance(exc, ConfigError) else 1
+        _print_json(answer)
+        return code
     settings = config.load(need=("region",))
     switch = Switch.from_settings(settings)
-    if args.json:
-        _print_json(switch.status())
-        return 0
     from . import ops
 
     rows = ops.chain_status(settings, ops.options_from_args(args),
                             extra=lambda: ops.rows_from_switch_status(switch.status()))
     print(ops.format_table(rows))
-    return 0
+    return 1 if any(row.state in ("error", "unknown") for row in rows) else 0
 
 
 def cmd_failover(args) -> int:
     def progress(text: str) -> None:
         print(f"  … {text}", file=sys.stderr)
 
-    _print_report(_controller().failover(pinned=True, trigger="cli", on_progress=progress), args.json)
-    return 0
+    return _print_report(_controller().failover(pinned=True, trigger="cli", on_progress=progress), args.json)
 
 
 def cmd_failback(args) -> int:
-    _print_report(_controller().failback(force=args.force, automatic=False, trigger="cli"), args.json)
-    return 0
+    return _print_report(_controller().failback(force=args.force, automatic=False, trigger="cli"), args.json)
 
 
 def cmd_reconcile(args) -> int:
-    _print_report(_controller().reconcile(trigger="cli"), args.json)
-    return 0
+    return _print_report(_controller().reconcile(trigger="cli"), args.json)
 
 
 def cmd_drill(args) -> int:
@@ -174,8 +189,18 @@ def cmd_bench(args) -> int:
     return main(args.rest)
 
 
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not 0 <= value <= 600:
+        raise argparse.ArgumentTypeError(f"{value:g} is out of range; use 0 to 600 seconds")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m switch", description=DESCRIPTION,
+    parser = argparse.ArgumentParser(prog="python -m switch", description=DESCRIPTION, epilog=EXIT_CODES,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     from . import __version__
 
@@ -189,7 +214,7 @@ def build_parser() -> argparse.ArgumentParser:
         "(SWITCH_SERVICE with a -drill suffix) in the real project, checks that its URL answers, and deletes "
         "it; it never touches traffic or the real replica."))
     drill.add_argument("--live", action="store_true", help="rehearse against the real project in SWITCH_* variables")
-    drill.add_argument("--ready-delay", type=float, default=2.0, metavar="S",
+    drill.add_argument("--ready-delay", type=_seconds, default=2.0, metavar="S",
                        help="seconds the emulated replica takes to become ready (default 2; Cloud Run takes 10-130)")
     drill.set_defaults(func=cmd_drill)
 
@@ -200,7 +225,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     for name, func in (("status", cmd_status), ("failover", cmd_failover), ("failback", cmd_failback),
                        ("reconcile", cmd_reconcile)):
-        command = sub.add_parser(name, help=COMMANDS[name], description=COMMANDS[name].capitalize() + ".")
+        command = sub.add_parser(name, help=COMMANDS[name], description=COMMANDS[name].capitalize() + ".",
+                                 epilog=EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter)
         command.add_argument("--json", action="store_true", help="print the answer as JSON")
         command.set_defaults(func=func)
         if name == "failback":
@@ -213,12 +239,12 @@ def build_parser() -> argparse.ArgumentParser:
     from .ops import add_arguments
 
     for name, func in (("setup", cmd_setup), ("teardown", cmd_teardown)):
-        command = sub.add_parser(name, help=COMMANDS[name], description=SETUP_HELP[name],
+        command = sub.add_parser(name, help=COMMANDS[name], description=SETUP_HELP[name], epilog=EXIT_CODES,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
         add_arguments(command, name)
         command.set_defaults(func=func)
 
-    deploy = sub.add_parser("deploy", help=COMMANDS["deploy"], description=DEPLOY_HELP,
+    deploy = sub.add_parser("deploy", help=COMMANDS["deploy"], description=DEPLOY_HELP, epilog=EXIT_CODES,
                             formatter_class=argparse.RawDescriptionHelpFormatter)
     deploy.add_argument("--dry-run", action="store_true",
                         help="read what exists and print the plan (bodies with secrets redacted); send no write")

@@ -172,7 +172,8 @@ class Function:
             if self.process.poll() is not None:
                 raise RuntimeError("the function exited at start:\n" + "".join(self.log[-20:]))
             try:
-                requests.get(f"{self.url}/status", timeout=1)
+                # With credentials: a refused probe would read as a warning in the function's log.
+                requests.get(f"{self.url}/status", timeout=1, headers={"Authorization": f"Bearer {TOKEN}"})
                 return time.monotonic() - started
             except requests.exceptions.ConnectionError:
                 time.sleep(0.05)
@@ -273,10 +274,14 @@ def run_local(args, out=None) -> int:
         t.check(bool(probe) and "not healthy" in probe.get("detail", ""),
                 f"{'the function probed home too: down':<45} {probe.get('ms', 0):>6} ms  {probe.get('detail', '')}",
                 "the function did not probe home before sending traffic away")
+        if "ready" not in steps and args.ready_delay == 0 and "create" in steps:
+            # Ready the moment it was created: there was nothing to wait for.
+            steps["ready"] = {"ms": 0, "changed": True, "detail": "ready when created (--ready-delay 0)"}
         for name, text in (("create", "replica created"), ("ready", "replica ready"),
                            ("public", "replica public (allUsers may invoke it)"),
                            ("reachable", "an anonymous visitor gets through"),
-                           ("traffic", "traffic switched: Cloudflare redirect enabled")):
+                           ("traffic", "traffic switched: Cloudflare redirect enabled"),
+                           ("activated", "the replica notes that visitors are on it")):
             t.check(name in steps and (steps[name]["changed"] or name == "reachable"),
                     f"{text:<45} {steps.get(name, {}).get('ms', 0):>6} ms  {steps.get(name, {}).get('detail', '')}",
                     f"{text}: the function reports no such step")

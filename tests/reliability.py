@@ -270,6 +270,11 @@ class InProcess:
     def state(self) -> dict:
         return world_state(self.emulator, PROJECT, REGION, SERVICE, ZONE)
 
+    def age(self, seconds: float) -> None:
+        """Visitors have been on the replica for ``seconds`` already (the outage lasted that long)."""
+        at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - seconds))
+        self.emulator.annotate(PROJECT, REGION, SERVICE, {"switch/activated-at": at})
+
     def outage(self) -> None:
         """Home dark, the alert open."""
         self.home.go_down()
@@ -331,6 +336,7 @@ def fresh(emulator, home, chaos) -> int:
     reset(emulator)
     emulator.set_ready_delay(0)
     home.come_back()
+    home.delay = 0.0
     while emulator.close_alert(POLICY):
         pass
     return chaos.fired

@@ -90,12 +90,75 @@ def test_a_foreign_service_makes_the_cli_exit_1_and_stays(emulator):
     assert "someone-elses" in emulator.services("switch-demo", "europe-west1")
 
 
-def test_the_drill_passes_and_says_so():
-    result = run("drill", "--ready-delay", "0.3", timeout=90)
+def test_the_drill_passes_and_says_so_even_with_no_ready_delay():
+    result = run("drill", "--ready-delay", "0", timeout=90)
 
     assert result.returncode == 0, result.stdout[-2000:]
     assert "verdict: PASS" in result.stdout
     assert "✗" not in result.stdout
+
+
+@pytest.mark.parametrize("value", ["-1", "soon", "nan"])
+def test_the_drill_refuses_a_ready_delay_that_is_not_a_time(value):
+    result = run("drill", "--ready-delay", value)
+
+    assert result.returncode == 2 and "--ready-delay" in result.stderr
+
+
+def test_a_refused_failback_exits_3_so_scripts_can_tell(emulator):
+    env = {**cloud(emulator), "SWITCH_HOME_URL": "http://127.0.0.1:9", "SWITCH_PROBE_COUNT": "1"}  # home is dark
+    assert run("failover", env=env).returncode == 0
+
+    refused = run("failback", env=env)
+
+    assert refused.returncode == 3 and "not healthy" in refused.stdout
+    assert run("failback", "--force", env=env).returncode == 0
+    assert "exit codes:" in run("failback", "--help").stdout
+
+
+def test_status_attributes_a_cloudflare_error_to_the_redirect_and_exits_1(emulator):
+    env = {**cloud(emulator), "SWITCH_CLOUDFLARE_ENDPOINT": emulator.cloudflare_url,
+           "SWITCH_CLOUDFLARE_TOKEN": "a-wrong-cloudflare-token", "SWITCH_CLOUDFLARE_ZONE_ID": "0" * 32,
+           "SWITCH_CLOUDFLARE_HOST": "www.example.org", "SWITCH_API_RETRIES": "0"}
+    emulator.cloudflare.token = "the-right-cloudflare-token"
+    try:
+        table = run("status", env=env)
+        as_json = run("status", "--json", env=env)
+    finally:
+        emulator.cloudflare.token = None
+
+    rows = {line.split()[0]: line for line in table.stdout.splitlines()[1:] if line.split()}
+    assert table.returncode == 1
+    assert rows["redirect"].split()[1] == "error" and "token is invalid" in rows["redirect"]
+    assert rows["replica"].split()[1] in ("none", "ready")  # the replica is not blamed
+    assert as_json.returncode == 0 and "error" in json.loads(as_json.stdout)["traffic"]
+
+
+def test_status_json_prints_json_even_when_the_replica_cannot_be_read(emulator):
+    result = run("status", "--json", env={**cloud(emulator), "SWITCH_RUN_ENDPOINT": "http://127.0.0.1:9/",
+                                          "SWITCH_API_RETRIES": "0"})
+
+    assert result.returncode == 1
+    assert json.loads(result.stdout)["error"]["code"] == "upstream"
+
+
+def test_without_google_credentials_the_cli_says_what_to_run_without_a_traceback(tmp_path):
+    env = {**BASE_ENV, "CLOUDSDK_CONFIG": str(tmp_path), "GOOGLE_APPLICATION_CREDENTIALS": "",
+           "GCE_METADATA_HOST": "127.0.0.1:9", "GCE_METADATA_IP": "127.0.0.1:9"}
+
+    result = run("failover", env=env)
+
+    assert result.returncode == 2
+    assert "gcloud auth application-default login" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_setup_and_teardown_do_not_ask_for_an_image_or_a_region(emulator):
+    env = {k: v for k, v in cloud(emulator).items() if k not in ("SWITCH_IMAGE", "SWITCH_REGION")}
+
+    result = run("teardown", env=env)
+
+    assert result.returncode == 0, result.stderr
+    assert "teardown:" in result.stdout
 
 
 def test_the_live_drill_makes_a_throwaway_replica_checks_it_and_deletes_it(emulator):

@@ -490,3 +490,47 @@ def test_the_corpus_credentials_are_the_suites():
     text = (CORPUS / "http.jsonl").read_text()
     assert TOKEN in text and base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode() in text
     assert basic_header()["Authorization"].split()[1] in text
+
+
+def test_oversized_pubsub_messages_are_refused_before_parsing_and_leave_no_memory_behind(tmp_path):
+    """A 10 MB message whose data is a JSON array of a million numbers costs ~100 MB to parse; it is
+    refused (and acknowledged) by its size before it is decoded, and the worker does not grow."""
+    import subprocess
+    import sys
+
+    import requests
+
+    from bench.common import children, proc_kb
+    from switch.drill import free_port
+
+    port = free_port()
+    env = {"PATH": "/usr/bin:/bin", "SWITCH_PROJECT": "switch-demo", "SWITCH_REGION": "europe-west1",
+           "SWITCH_IMAGE": "i", "SWITCH_TOKEN": TOKEN, "SWITCH_RUN_ENDPOINT": "http://127.0.0.1:9/"}
+    server = subprocess.Popen([sys.executable, "-m", "functions_framework", "--target", "switch_pubsub",
+                               "--source", str(ROOT / "main.py"), "--host", "127.0.0.1", "--port", str(port)],
+                              cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    headers = {"ce-specversion": "1.0", "ce-type": "google.cloud.pubsub.topic.v1.messagePublished",
+               "ce-source": "//pubsub.googleapis.com/projects/switch-demo/topics/switch-alerts"}
+    data = base64.b64encode(b'{"incident": [' + b"1," * 1_000_000 + b"1]}").decode()
+    try:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            try:
+                requests.post(f"http://127.0.0.1:{port}/", json={"message": {"data": "e30=", "messageId": "0"}},
+                              headers={**headers, "ce-id": "warm-up"}, timeout=2)
+                break
+            except requests.ConnectionError:
+                time.sleep(0.1)
+        [worker] = children(server.pid)
+        before = proc_kb(worker, "VmRSS")
+
+        answers = [requests.post(f"http://127.0.0.1:{port}/", json={"message": {"data": data, "messageId": str(i)}},
+                                 headers={**headers, "ce-id": str(i)}, timeout=30).status_code for i in range(5)]
+
+        grown_mb = (proc_kb(worker, "VmRSS") - before) / 1024
+    finally:
+        server.terminate()
+        server.wait(10)
+    reliability.count("hostile", 5)
+    assert answers == [200] * 5  # acknowledged: a redelivery could never succeed
+    assert grown_mb < 6, f"the worker grew by {grown_mb:.0f} MB"

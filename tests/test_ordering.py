@@ -39,7 +39,9 @@ FIRST_RULE = r"/zones/[0-9a-f]+/rulesets$"
 @pytest.fixture
 def fn(world, env, client):
     emulator, home, chaos = world
-    reliability.configure(env, emulator, home)
+    # Timing and order are the subject here: the flap guard keeps its default
+    # (SWITCH_MIN_ACTIVE_SECONDS=300), and a test says how long an outage lasted (fn.age).
+    reliability.configure(env, emulator, home, MIN_ACTIVE_SECONDS=None)
     before = reliability.fresh(emulator, home, chaos)
     yield reliability.InProcess(client, emulator, home, chaos)
     reliability.faults_since(chaos, before)
@@ -81,6 +83,7 @@ def test_a_duplicated_open_makes_one_replica(fn):
 def test_a_duplicated_close_deletes_once(fn):
     fn.outage()
     fn.notify("open")
+    fn.age(600)
     fn.recovery()
 
     answers = [fn.notify("closed") for _ in range(3)]
@@ -137,6 +140,7 @@ def test_a_late_close_is_ignored_and_reconcile_decides(fn, env):
     env(MAX_EVENT_AGE_SECONDS="3600")
     fn.outage()
     fn.notify("open")
+    fn.age(600)
     fn.recovery()
 
     late = fn.notify("closed", age=9000, ended_age=3700)
@@ -190,6 +194,7 @@ def test_a_close_that_overtook_its_open_leaves_standby(fn):
 def test_an_open_redelivered_after_its_close_within_the_bound_does_nothing(fn):
     fn.outage()
     fn.notify("open", "0.redelivered")
+    fn.age(600)
     fn.recovery()
     fn.notify("closed", "0.redelivered")
     writes_before = len(redirect_writes(fn))
@@ -243,6 +248,7 @@ def test_a_policy_cancel_close_keeps_the_replica(fn):
 def test_a_close_while_home_is_still_dark_keeps_the_replica(fn):
     fn.outage()
     fn.notify("open")
+    fn.age(600)
 
     answer = fn.notify("closed")
 

@@ -21,7 +21,7 @@ import requests
 
 from switch import config, ops
 from switch.ops import marks
-from switch.errors import UpstreamError
+from switch.errors import ConfigError, UpstreamError
 from switch.emulator import Emulator
 from switch.ops import SetupOptions
 
@@ -325,11 +325,13 @@ def test_a_pubsub_channel_grants_the_notification_agent_keeping_an_existing_bind
     assert ("unchanged", "publisher grant") in [(o.action, o.kind) for o in outcomes]
 
 
-def test_a_missing_topic_stops_setup_before_any_write(emu):
-    with pytest.raises(UpstreamError) as caught:
+def test_a_missing_topic_stops_setup_before_any_write_and_says_how_to_make_it(emu):
+    with pytest.raises(ConfigError) as caught:
         run_setup(emu, function_url=None, channel="pubsub", topic="switch-alerts")
 
-    assert caught.value.status_code == 404 and "switch-alerts" in caught.value.message
+    assert caught.value.variable == "--topic" and "does not exist" in caught.value.message
+    assert "python -m switch deploy" in caught.value.message and "gcloud pubsub topics create switch-alerts" in \
+        caught.value.message
     assert writes(emu) == []
 
 
@@ -373,8 +375,9 @@ def test_the_cli_sets_up_then_reruns_unchanged_and_shows_status_with_the_open_al
     first = cli(emu, "setup", "--function-url", FUNCTION_URL)
 
     assert first.returncode == 0, first.stderr
-    assert "setup: 3 created" in first.stdout
-    assert [line.split()[0] for line in first.stdout.splitlines()[:3]] == ["created"] * 3
+    assert "setup: 4 created" in first.stdout  # the reconcile job too: the CLI makes it unless --no-scheduler
+    assert [line.split()[0] for line in first.stdout.splitlines()[:4]] == ["created"] * 4
+    assert "scheduler job" in first.stdout.splitlines()[3]
     assert len(ours(emu, "alertPolicies")) == 1
 
     emu.open_alert(POLICY_NAME)
@@ -385,7 +388,7 @@ def test_the_cli_sets_up_then_reruns_unchanged_and_shows_status_with_the_open_al
                                  [("setup", "--function-url", FUNCTION_URL), ("status",)])
 
     assert again.returncode == 0, again.stderr
-    assert "setup: nothing to change (3 unchanged)" in again.stdout
+    assert "setup: nothing to change (4 unchanged)" in again.stdout
     assert writes(emu) == []
     assert status.returncode == 0, status.stderr
     table = status.stdout.splitlines()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 
 from werkzeug.wrappers import Request, Response
 
@@ -11,12 +12,14 @@ from .serving import Background
 
 class HomeSite:
     """``go_down()`` stops listening (clients get connection refused);
-    ``come_back()`` listens again on the same port; ``hits`` counts requests."""
+    ``come_back()`` listens again on the same port; ``hits`` counts requests;
+    ``delay`` seconds are waited before each answer (a slow home, a probe in flight)."""
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0):
         self.host = host
         self.port = port
         self.hits = 0
+        self.delay = 0.0
         self._lock = threading.Lock()
         self._server: Background | None = None
 
@@ -32,6 +35,8 @@ class HomeSite:
         request = Request(environ)
         with self._lock:
             self.hits += 1
+        if self.delay:
+            time.sleep(self.delay)
         return Response(f"home {request.path}\n", content_type="text/plain; charset=utf-8")(environ, start_response)
 
     def start(self) -> HomeSite:

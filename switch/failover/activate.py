@@ -26,6 +26,11 @@ from ..probe import ProbeResult, answers_publicly
 from .report import ACTIVE, STANDBY, Report, Steps
 
 
+# What a person can do about a failed revision, named in the answer.
+WAY_OUT = ("Fix SWITCH_IMAGE (or the replica settings) and the next open, reconcile or POST /failover rolls a new "
+           "revision; or remove the replica with POST /failback {\"force\": true}")
+
+
 def failover(sw, *, pinned: bool = False, incident: Incident | None = None, trigger: str = "manual",
              check_home: bool = False, on_progress: Callable[[str], None] | None = None) -> Report:
     steps = sw.steps()
@@ -61,8 +66,12 @@ def activate(sw, steps: Steps, replica: Replica | None, *, pinned: bool = False,
                 if on_progress:
                     on_progress(f"waiting for the replica to be ready ({waited:.1f} s: {current.message})")
 
-            replica = sw.run.wait_ready(sw.settings.ready_timeout_seconds,
-                                        poll_interval=sw.settings.poll_interval_seconds, on_poll=polled)
+            try:
+                replica = sw.run.wait_ready(sw.settings.ready_timeout_seconds,
+                                            poll_interval=sw.settings.poll_interval_seconds, on_poll=polled)
+            except ReplicaFailed as exc:
+                exc.message += f". {WAY_OUT}"
+                raise
             s.changed = True
             s.detail = replica.url or ""
     target = domain_target(sw, steps, verify) or replica.url
@@ -100,10 +109,7 @@ def _prepare(sw, steps: Steps, replica: Replica | None, *, pinned: bool, inciden
         return replica
     if replica.ready is False:
         if replica.matches(sw.settings):
-            raise ReplicaFailed(
-                f"Cloud Run replica {replica.name!r} failed: {replica.message}. Fix SWITCH_IMAGE (or the replica "
-                f"settings) and the next open, reconcile or POST /failover rolls a new revision; or remove it with "
-                f"POST /failback {{\"force\": true}}", api="run")
+            raise ReplicaFailed(f"Cloud Run replica {replica.name!r} failed: {replica.message}. {WAY_OUT}", api="run")
         with steps.step("roll") as s:
             replica = sw.run.roll(replica, sw.settings)
             s.changed = True

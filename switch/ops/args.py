@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import argparse
+
 from .chain import DEFAULT_ALERT_DURATION, SetupOptions
 from .kinds.channel import TYPES as CHANNEL_TYPES
 
@@ -25,8 +27,9 @@ def add_arguments(parser, command: str = "setup") -> None:
                             dest="alert_duration_seconds",
                             help="how long more than one region must fail before the alert opens "
                                  "(a multiple of 60; default 60)")
-        parser.add_argument("--scheduler", action="store_true",
-                            help="also create a Cloud Scheduler job that POSTs /reconcile every 5 minutes")
+        parser.add_argument("--scheduler", action=argparse.BooleanOptionalAction, default=True,
+                            help="a Cloud Scheduler job that POSTs /reconcile every 5 minutes, so a lost or "
+                                 "held-back notification is carried out (default: on; --no-scheduler leaves it out)")
         parser.add_argument("--service-account", metavar="EMAIL",
                             help="the scheduler job sends an OIDC token of this account (for an IAM-protected "
                                  "function) and SWITCH_TOKEN as ?auth_token=")

@@ -160,7 +160,8 @@ def resolve(settings: Settings, options: SetupOptions) -> Target:
                           "function was found; deploy first (python -m switch deploy), or give the function's "
                           "URL, for example https://REGION-PROJECT.cloudfunctions.net/switch-prod")
     if function_url is None and options.scheduler:
-        raise ConfigError("--function-url", "is required with --scheduler; the job calls <function-url>/reconcile")
+        raise ConfigError("--function-url", "is required for the reconcile job, which calls <function-url>/reconcile "
+                          "(deploy first: python -m switch deploy; or leave the job out with --no-scheduler)")
     topic = None
     if kind == "pubsub":
         if not options.topic:
@@ -213,7 +214,7 @@ def _looking(labels: tuple[str, ...], target: Target) -> tuple[str, ...]:
 
 def with_deployed_url(settings: Settings, options: SetupOptions, out: Callable[[str], None]) -> SetupOptions:
     """``options`` with the deployed HTTP function's URL when ``--function-url`` was not given."""
-    if options.function_url or options.channel == "pubsub" or not settings.region:
+    if options.function_url or (options.channel == "pubsub" and not options.scheduler) or not settings.region:
         return options
     from dataclasses import replace
 
@@ -272,7 +273,12 @@ def setup(settings: Settings, options: SetupOptions = SetupOptions(), *, dry_run
     if not target.use_ssl:
         out("note: SWITCH_HOME_URL is plain http, so the uptime check does too (no certificate to validate)")
     if target.channel == "pubsub":
-        ctx.api.call(ctx.api.topics.get(topic=target.topic), "pubsub", f"get topic {target.topic}")
+        topic = ctx.api.get_or_none(ctx.api.topics.get(topic=target.topic), "pubsub", f"get topic {target.topic}")
+        if topic is None:
+            short = target.topic.rsplit("/", 1)[-1]
+            raise ConfigError("--topic", f"the Pub/Sub topic {target.topic} does not exist. python -m switch deploy "
+                              f"creates it with the Pub/Sub function (SWITCH_PUBSUB_TOPIC={short}), or create it: "
+                              f"gcloud pubsub topics create {short} --project={target.project}")
 
     engine.apply(kinds(*SETUP), ctx)
     ctx.rec.summary("setup")

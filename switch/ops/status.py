@@ -19,7 +19,11 @@ def rows_from_switch_status(status: dict) -> list[Row]:
         if replica.get("pinned"):
             bits.append("pinned")
         if replica.get("active_seconds") is not None:
-            bits.append(f"active {replica['active_seconds']} s")
+            bits.append(f"visitors on it for {replica['active_seconds']} s")
+        elif ready is True:
+            bits.append("no visitors sent to it")
+        if replica.get("close_pending"):
+            bits.append(f"incident {replica['close_pending']} closed: reconcile fails back after the flap guard")
         if replica.get("message") and ready is not True:
             bits.append(str(replica["message"]))
         rows.append(Row("replica", state, service, "; ".join(b for b in bits if b)))
@@ -27,6 +31,8 @@ def rows_from_switch_status(status: dict) -> list[Row]:
         mapping = status.get("domain")
         if not mapping:
             rows.append(Row("domain mapping", "none", "", "created by the next failover or reconcile"))
+        elif mapping.get("error"):
+            rows.append(Row("domain mapping", "error", str(mapping.get("host") or ""), mapping["error"]))
         else:
             conditions = mapping.get("conditions") or {}
             cert = (conditions.get("CertificateProvisioned") or {}).get("status")
@@ -36,7 +42,9 @@ def rows_from_switch_status(status: dict) -> list[Row]:
             detail = f"certificate {cert or 'unknown'}" + (f"; DNS: {records}" if records else "")
             rows.append(Row("domain mapping", state, str(mapping.get("host") or ""), detail))
     traffic = status.get("traffic") or {}
-    if traffic:
+    if traffic.get("error"):
+        rows.append(Row("redirect", "error", str(traffic.get("router") or ""), traffic["error"]))
+    elif traffic:
         if not traffic.get("configured"):
             state = "not configured"
         else:
@@ -45,4 +53,6 @@ def rows_from_switch_status(status: dict) -> list[Row]:
         if traffic.get("detail"):
             detail = f"{detail}; {traffic['detail']}".lstrip("; ")
         rows.append(Row("redirect", state, str(traffic.get("router") or ""), detail))
+    for warning in status.get("warnings") or []:
+        rows.append(Row("warning", "!", "", warning))
     return rows

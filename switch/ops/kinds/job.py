@@ -120,7 +120,8 @@ class SchedulerJob(Kind):
     def status_row(self, ctx, items):
         name = self._name(ctx)
         if not items:
-            return Row(self.label, "missing", name, "optional: python -m switch setup --scheduler")
+            return Row(self.label, "missing", name, "run: python -m switch setup (without it a close the flap "
+                                                    "guard held back waits for the next notification)")
         job = items[0]
         last = job.get("lastAttemptTime")
         status = (job.get("status") or {}).get("message") or ("ok" if last else "")
