@@ -32,7 +32,6 @@ from .engine import Context, Outcome, Recorder, Row
 from .google import Google
 from .kinds import kinds
 from .kinds.channel import TYPES as CHANNEL_TYPES
-from .kinds.policy import display_name as policy_display_name
 
 DEFAULT_ALERT_DURATION = 60
 MAX_ALERT_DURATION = 24 * 3600
@@ -282,10 +281,6 @@ def setup(settings: Settings, options: SetupOptions = SetupOptions(), *, dry_run
 
     engine.apply(kinds(*SETUP), ctx)
     ctx.rec.summary("setup")
-    policy_moved = any(o.kind == "alert policy" and o.action in ("created", "updated") for o in ctx.rec.outcomes)
-    if settings.alert_policy is None and policy_moved and not dry_run:
-        out(f"hint: set SWITCH_ALERT_POLICY={policy_display_name(settings, target)!r} on the function so its "
-            f"reconcile can see open alerts")
     return ctx.rec.outcomes
 
 
