@@ -40,8 +40,10 @@ def failover(sw, *, pinned: bool = False, incident: Incident | None = None, trig
                        on_progress=on_progress)
     if isinstance(outcome, Report):
         return _finish(sw, steps, outcome, trigger, incident_id)
-    return sw.report(steps, "failover", ACTIVE, outcome, trigger=trigger, incident=incident_id,
-                     reason=None if steps.changed else "the replica is already in place")
+    reason = None if steps.changed else "the replica is already in place"
+    if outcome.pinned and not pinned:
+        reason = "a manual failover pinned the replica; visitors are on it, and it stays until POST /failback"
+    return sw.report(steps, "failover", ACTIVE, outcome, trigger=trigger, incident=incident_id, reason=reason)
 
 
 def _finish(sw, steps: Steps, outcome: Report, trigger: str, incident_id: str | None) -> Report:
