@@ -164,12 +164,9 @@ def verdicts(results: dict) -> list[dict]:
         dup["google"] == BARS["duplicate_open_google_calls"], f"by {dup['google'] - 1}", g)
     fresh = a["fresh_failover"]
     extra = f": {', '.join(fresh['beyond_bound'])}" if fresh["beyond_bound"] else ""
-    if fresh["beyond_bound"] == ["PUT services/site-replica"] and "activated" in fresh["steps"]:
-        extra = (": the note after the traffic switch that visitors are on the replica (the flap guard counts "
-                 "from it, and it undoes the redirect if a concurrent failback deleted the replica)")
     row("fresh failover: Google calls",
         f"{fresh['google']} ({fresh['ready_polls']} ready polls, T={fresh['ready_delay_s']:g} s)",
-        f"≤ {fresh['bound']}: get+create+polls+IAM×2",
+        f"≤ {fresh['bound']}: get+create+polls+mark",
         fresh["google"] <= fresh["bound"], f"by {fresh['google'] - fresh['bound']}{extra}", g)
     row("fresh failover: traffic calls (Cloudflare)", str(fresh["cloudflare"]), "≤ 1: the traffic call",
         fresh["cloudflare"] <= 1, f"by {fresh['cloudflare'] - 1}: the ruleset is read before the rule is written", g)

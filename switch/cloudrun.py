@@ -33,6 +33,10 @@ PINNED = "switch/pinned"  # a manual failover: automatic failback leaves it alon
 ACTIVATED_AT = "switch/activated-at"  # when visitors were last sent to it; absent: never, or not any more
 INCIDENT = "switch/incident"  # the incident it was made (or kept) for; a close of another one is not its close
 CLOSE_PENDING = "switch/close-pending"  # our alert closed but the flap guard said wait: reconcile finishes it
+# Cloud Run's recommended way to make a service public: no IAM check on invocation
+# (gcloud --no-invoker-iam-check). Public the moment it is Ready, with no IAM
+# write and no propagation wait; an organization policy can forbid it.
+INVOKER_IAM_DISABLED = "run.googleapis.com/invoker-iam-disabled"
 INVOKER_ROLE = "roles/run.invoker"
 PUBLIC_MEMBER = "allUsers"
 
@@ -69,6 +73,11 @@ class Replica:
     generation: int = 0
     image: str = ""
     raw: dict = field(default_factory=dict, repr=False, compare=False)
+
+    @property
+    def open_to_all(self) -> bool:
+        """Public by its own annotation: Cloud Run checks no invoker IAM for it."""
+        return ((self.raw.get("metadata") or {}).get("annotations") or {}).get(INVOKER_IAM_DISABLED) == "true"
 
     @property
     def serving(self) -> bool:
@@ -138,8 +147,8 @@ def _template_key(template: dict) -> tuple:
             str(int(cpu[:-1]) / 1000) if cpu.endswith("m") else str(float(cpu or 0)), scale)
 
 
-def service_body(settings, *, pinned: bool = False, incident: str | None = None) -> dict:
-    """The Knative Service switch creates: the site's image, labelled as ours.
+def service_body(settings, *, pinned: bool = False, incident: str | None = None, open_to_all: bool = True) -> dict:
+    """The Knative Service switch creates: the site's image, labelled as ours, public at creation.
 
     No ``switch/activated-at``: a new replica has had no visitors yet. That
     is written when traffic is switched to it.
@@ -147,6 +156,8 @@ def service_body(settings, *, pinned: bool = False, incident: str | None = None)
     annotations = {
         "run.googleapis.com/ingress": "all",
     }
+    if open_to_all:
+        annotations[INVOKER_IAM_DISABLED] = "true"
     if pinned:
         annotations[PINNED] = "true"
     if incident:

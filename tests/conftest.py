@@ -130,12 +130,19 @@ def google_error(code: int, status: str, message: str) -> dict:
     return {"error": {"code": code, "message": message, "status": status}}
 
 
-def run_service(*, managed=True, ready="True", generation=1, observed=1, annotations=None, message="") -> dict:
-    """A Run v1 Service as GET returns it (from the reference sample), adjusted."""
+def run_service(*, managed=True, ready="True", generation=1, observed=1, annotations=None, message="",
+                open_to_all=None) -> dict:
+    """A Run v1 Service as GET returns it (from the reference sample), adjusted.
+
+    A replica switch made carries ``run.googleapis.com/invoker-iam-disabled``
+    (public at creation); ``open_to_all=False`` is one made public the old way.
+    """
     service = fixture_json("run-service-ready.json")
     meta = service["metadata"]
     if managed:
         meta["labels"]["managed-by"] = "switch"
+    if open_to_all if open_to_all is not None else managed:
+        meta["annotations"]["run.googleapis.com/invoker-iam-disabled"] = "true"
     meta["annotations"].update(annotations or {})
     meta["generation"] = generation
     status = service["status"]

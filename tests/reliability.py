@@ -61,8 +61,9 @@ def world_state(emulator, project: str, region: str, service: str, zone: str | N
         ready = conditions.get("Ready") == "True"
         url = replica.get("status", {}).get("url")
         policy = state["iam"].get(f"projects/{project}/locations/{region}/services/{service}", {})
-        public = any(b["role"] == "roles/run.invoker" and "allUsers" in b["members"]
-                     for b in policy.get("bindings", []))
+        open_to_all = replica["metadata"]["annotations"].get("run.googleapis.com/invoker-iam-disabled") == "true"
+        public = open_to_all or any(b["role"] == "roles/run.invoker" and "allUsers" in b["members"]
+                                    for b in policy.get("bindings", []))
     rule = None
     if zone is not None:
         rules = (state["rulesets"].get(zone) or {}).get("rules", [])
@@ -75,6 +76,7 @@ def world_state(emulator, project: str, region: str, service: str, zone: str | N
     return {"services": sorted(services), "replica": replica is not None, "ready": ready, "public": public,
             "url": url, "managed": bool(replica and replica["metadata"]["labels"].get("managed-by") == "switch"),
             "pinned": bool(replica and replica["metadata"]["annotations"].get("switch/pinned") == "true"),
+            "serving": bool(replica and replica["metadata"]["annotations"].get("switch/activated-at")),
             "redirect": enabled, "target": target}
 
 
@@ -335,6 +337,7 @@ def fresh(emulator, home, chaos) -> int:
     chaos.reset()
     reset(emulator)
     emulator.set_ready_delay(0)
+    emulator.run.require_invoker_iam = False
     home.come_back()
     home.delay = 0.0
     while emulator.close_alert(POLICY):

@@ -34,17 +34,17 @@ def test_a_duplicate_open_costs_exactly_one_google_call_and_no_new_connection(wo
     function.standby()
 
 
-def test_a_fresh_failover_makes_get_create_the_ready_polls_iam_get_set_and_one_mark(world):
+def test_a_fresh_failover_makes_get_create_the_ready_polls_and_one_mark_and_no_iam_call(world):
     emulator, function = world
     counts = cost.api_calls(emulator, function, ready_delay=0.1)
 
     fresh = counts["fresh_failover"]
-    # The bound is get + create + polls + IAM get/set. One Google call more is
-    # known and reported (bench/RESULTS.md): after the redirect, the note that
+    # Public at creation: no IAM read or write. After the redirect, one note that
     # visitors are on the replica (it also undoes the redirect if a concurrent
     # failback deleted the replica).
-    assert fresh["bound"] == 1 + 1 + fresh["ready_polls"] + 2 and fresh["ready_polls"] >= 1
-    assert fresh["google"] == fresh["bound"] + 1, fresh["calls"]
+    assert fresh["bound"] == 1 + 1 + fresh["ready_polls"] + 1 and fresh["ready_polls"] >= 1
+    assert fresh["google"] == fresh["bound"] and fresh["beyond_bound"] == [], fresh["calls"]
+    assert not [c for c in fresh["calls"] if "IamPolicy" in c]
     assert fresh["calls"][-1] == f"PUT services/{common.SERVICE}" and fresh["steps"][-1] == "activated"
     assert fresh["cloudflare"] == 2  # read the redirect ruleset, create it with the rule
     assert counts["duplicate_open"]["google"] == 1

@@ -75,6 +75,10 @@ def creates(emulator) -> int:
 
 
 def public(emulator) -> bool:
+    """Anyone may visit: Cloud Run checks no invoker IAM (switch's way), or allUsers holds the invoker role."""
+    service = emulator.services(PROJECT, REGION)[SERVICE]
+    if service["metadata"]["annotations"].get("run.googleapis.com/invoker-iam-disabled") == "true":
+        return True
     policy = emulator.iam_policy(PROJECT, REGION, SERVICE)
     return any(b["role"] == "roles/run.invoker" and "allUsers" in b["members"] for b in policy.get("bindings", []))
 

@@ -36,7 +36,8 @@ STEPS = {
     # (the replica takes 50 ms to be ready, so the create is followed by readiness polls, not IAM)
     "ready": dict(path=SERVICE_PATH, method="GET", after=(rf"/locations/{REGION}/services$", "POST"),
                   ready_delay=0.05),
-    "public": dict(path=r":setIamPolicy$", method="POST"),
+    # where an organization policy keeps the invoker IAM check: allUsers is granted right after create
+    "public": dict(path=r":setIamPolicy$", method="POST", require_invoker_iam=True),
     # the zone has no redirect rules yet: switch creates the ruleset with its rule in it
     "traffic on": dict(path=r"/zones/[0-9a-f]+/rulesets$", method="POST"),
     # the note that visitors are on the replica, which also proves it still exists
@@ -68,6 +69,7 @@ def fn(world, env, client, monkeypatch):
 def inject(fn: reliability.InProcess, step: str, kind: str) -> None:
     """Make ``step`` fail on every attempt with ``kind``."""
     spec = STEPS[step]
+    fn.emulator.run.require_invoker_iam = spec.get("require_invoker_iam", False)
     attempts = RETRIES + 1
     if kind == "timeout":
         if "after" in spec:
@@ -193,7 +195,7 @@ def test_a_failed_cleanup_after_a_late_open_never_sends_visitors_to_the_replica(
     assert first.status_code in (200, 502), first.get_data(as_text=True)
     state = fn.state()
     reliability.check_safe(state)
-    assert not state["redirect"] and not state["public"]
+    assert not state["redirect"] and not state["serving"]  # no visitor was ever sent to it
     fn.chaos.reset()
     converge(fn, "open", "standby", 0)  # the open again first: that is the case in question
 
@@ -241,5 +243,5 @@ def test_a_failed_revision_never_gets_visitors_however_often_it_is_asked(fn, env
     assert [(a.status_code, a.get_json()["error"]["code"]) for a in answers] == [(502, "replica_failed")] * 3
     state = fn.state()
     reliability.check_safe(state)
-    assert state["replica"] and not state["public"] and not state["redirect"]
+    assert state["replica"] and not state["serving"] and not state["redirect"]
     reliability.count("states")

@@ -31,10 +31,17 @@ def sent_json(call) -> dict:
     return json.loads(call.request.body)
 
 
-def expect_fresh_failover(google, policy=None):
+ORG_POLICY = google_error(400, "FAILED_PRECONDITION", "the organization policy constraint "
+                          "'constraints/run.managed.requireInvokerIam' requires the invoker IAM check")
+
+
+def expect_fresh_failover(google, policy=None, org_policy=False):
+    """A fresh failover's answers; ``org_policy``: the invoker IAM check may not be switched off."""
     google.add(responses.GET, SERVICE_URL, status=404, json=NOT_FOUND)
-    google.add(responses.POST, RUN_ROOT, json=run_service(ready="Unknown"))
-    google.add(responses.GET, SERVICE_URL, json=run_service())
+    if org_policy:
+        google.add(responses.POST, RUN_ROOT, status=400, json=ORG_POLICY)
+    google.add(responses.POST, RUN_ROOT, json=run_service(ready="Unknown", open_to_all=not org_policy))
+    google.add(responses.GET, SERVICE_URL, json=run_service(open_to_all=not org_policy))
     google.add(responses.GET, IAM_GET, json=policy or {"version": 1, "etag": "BwX1"})
     google.add(responses.POST, IAM_SET, json={"version": 1, "etag": "BwX2"})
     echo_replace(google)
@@ -53,9 +60,9 @@ def test_open_notification_creates_the_replica_with_the_expected_body(client, go
     body = answer.get_json()
     assert body["action"] == "failover" and body["state"] == "active" and body["changed"] is True
     assert body["url"] == "https://site-replica-q2w3e4r5ta-ew.a.run.app"
-    assert [s["step"] for s in body["steps"]] == ["get", "create", "ready", "public", "reachable", "traffic",
-                                                  "activated"]
+    assert [s["step"] for s in body["steps"]] == ["get", "create", "ready", "traffic", "activated"]
     assert all(isinstance(s["ms"], int) for s in body["steps"])
+    assert api_calls(google, None, "IamPolicy") == []  # public at creation: no IAM read, no IAM write
     [mark] = api_calls(google, "PUT")
     assert "switch/activated-at" in sent_json(mark)["metadata"]["annotations"]  # visitors on it from now
 
@@ -67,6 +74,7 @@ def test_open_notification_creates_the_replica_with_the_expected_body(client, go
     assert sent["metadata"]["namespace"] == PROJECT
     assert sent["metadata"]["labels"] == {"managed-by": "switch"}
     assert sent["metadata"]["annotations"]["run.googleapis.com/ingress"] == "all"
+    assert sent["metadata"]["annotations"]["run.googleapis.com/invoker-iam-disabled"] == "true"
     assert "switch/pinned" not in sent["metadata"]["annotations"]
     assert "switch/activated-at" not in sent["metadata"]["annotations"]  # no visitor has seen it yet
     assert sent["metadata"]["annotations"]["switch/incident"] == "0.nx4k2ab9pq7z"
@@ -82,14 +90,23 @@ def test_open_notification_creates_the_replica_with_the_expected_body(client, go
     assert sent["spec"]["traffic"] == [{"percent": 100, "latestRevision": True}]
 
 
-def test_make_public_keeps_every_existing_binding_and_sends_the_etag(client, google):
+def test_where_the_iam_check_must_stay_all_users_is_granted_right_after_create_keeping_every_binding(client,
+                                                                                                    google):
     existing = {"version": 1, "etag": "BwXetag", "bindings": [
         {"role": "roles/run.invoker", "members": ["serviceAccount:uptime@switch-demo.iam.gserviceaccount.com"]},
         {"role": "roles/run.developer", "members": ["user:owner@example.org"]},
     ]}
-    expect_fresh_failover(google, policy=existing)
+    expect_fresh_failover(google, policy=existing, org_policy=True)
 
-    assert client.post("/", json=open_alert(), headers=BEARER).status_code == 200
+    answer = client.post("/", json=open_alert(), headers=BEARER)
+
+    assert answer.status_code == 200
+    creates = api_calls(google, "POST", "/services?")
+    assert [sent_json(c)["metadata"]["annotations"].get("run.googleapis.com/invoker-iam-disabled")
+            for c in creates] == ["true", None]
+    steps = [s["step"] for s in answer.get_json()["steps"]]
+    assert steps[:4] == ["get", "create", "public", "ready"]  # granted before Ready is observed
+    assert "allUsers is granted instead" in answer.get_json()["steps"][1]["detail"]
 
     [set_call] = api_calls(google, "POST", ":setIamPolicy")
     policy = sent_json(set_call)["policy"]
@@ -102,7 +119,7 @@ def test_make_public_keeps_every_existing_binding_and_sends_the_etag(client, goo
 
 
 def test_a_stale_iam_etag_redoes_the_read_modify_write(client, google):
-    google.add(responses.GET, SERVICE_URL, json=run_service())
+    google.add(responses.GET, SERVICE_URL, json=run_service(open_to_all=False))  # made public the old way
     google.add(responses.GET, IAM_GET, json={"version": 1, "etag": "old"})
     google.add(responses.POST, IAM_SET, status=409, json=google_error(409, "ABORTED", "There were concurrent policy changes."))
     google.add(responses.GET, IAM_GET, json={"version": 1, "etag": "new", "bindings": [
@@ -148,9 +165,10 @@ def test_a_409_on_create_means_it_exists_and_is_not_created_again(client, google
 
 
 def test_a_replica_that_exists_but_is_not_ready_or_public_is_finished(client, google):
-    google.add(responses.GET, SERVICE_URL, json=run_service(ready="Unknown", generation=2, observed=1, annotations=OURS))
-    google.add(responses.GET, SERVICE_URL, json=run_service(ready="Unknown", generation=2, observed=2, annotations=OURS))
-    google.add(responses.GET, SERVICE_URL, json=run_service(generation=2, observed=2, annotations=OURS))
+    old_way = dict(annotations=OURS, open_to_all=False)  # a replica made public by an allUsers grant
+    google.add(responses.GET, SERVICE_URL, json=run_service(ready="Unknown", generation=2, observed=1, **old_way))
+    google.add(responses.GET, SERVICE_URL, json=run_service(ready="Unknown", generation=2, observed=2, **old_way))
+    google.add(responses.GET, SERVICE_URL, json=run_service(generation=2, observed=2, **old_way))
     google.add(responses.GET, IAM_GET, json={"version": 1, "etag": "e"})
     google.add(responses.POST, IAM_SET, json={"version": 1, "etag": "f"})
     echo_replace(google)

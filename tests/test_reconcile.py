@@ -98,7 +98,7 @@ def test_redirect_is_enabled_only_after_the_replica_is_ready_and_public(client, 
     answer = client.post("/", json=notification("open"), headers=BEARER)
 
     assert answer.status_code == 200
-    assert order(google) == ["create", "public", "redirect on", "activated"]
+    assert order(google) == ["create", "redirect on", "activated"]  # public at creation
     first_cloudflare = min(i for i, c in enumerate(google.calls) if "cloudflare" in c.request.url)
     gets_before = [c for c in list(google.calls)[:first_cloudflare] if c.request.url.startswith(SERVICE_URL + "?")]
     assert len(gets_before) == 3  # the first look and both readiness polls, the last one Ready
@@ -269,7 +269,7 @@ def test_reconcile_fails_over_when_an_alert_is_open_but_no_replica_exists(client
     body = client.post("/reconcile", json={}, headers=BEARER).get_json()
 
     assert body["action"] == "failover" and "lost notification" in body["reason"]
-    assert order(google) == ["create", "public", "redirect on", "activated"]
+    assert order(google) == ["create", "redirect on", "activated"]
     [listing] = api_calls(google, "GET", "/alerts")
     assert "state+%3D+%22OPEN%22" in listing.request.url or "state%20%3D%20%22OPEN%22" in listing.request.url
 
@@ -329,7 +329,7 @@ def test_reconcile_finishes_a_half_made_replica(client, google, cloudflare, poli
     body = client.post("/reconcile", json={}, headers=BEARER).get_json()
 
     assert body["action"] == "failover" and body["reason"].startswith("finished the replica")
-    assert order(google) == ["public", "redirect on", "activated"]
+    assert order(google) == ["redirect on", "activated"]
 
 
 def test_reconcile_does_nothing_when_all_is_in_place(client, google, cloudflare, policy):
@@ -406,12 +406,18 @@ def test_reconcile_falls_back_to_client_side_filtering_when_the_filter_is_refuse
     assert writes(google) == []
 
 
-def test_traffic_waits_until_visitors_get_past_googles_iam_403(client, google, cloudflare):
+ORG_POLICY = google_error(400, "FAILED_PRECONDITION", "constraints/run.managed.requireInvokerIam requires the "
+                          "invoker IAM check")
+
+
+def test_where_the_iam_check_must_stay_traffic_waits_until_visitors_get_past_googles_403(client, google,
+                                                                                       cloudflare):
     denied = ("<html><title>403 Forbidden</title><h1>Error: Forbidden</h1><h2>Your client does not have permission "
               "to get URL <code>/</code> from this server.</h2></html>")
     google.add(responses.GET, SERVICE_URL, status=404, json=NOT_FOUND)
-    google.add(responses.GET, SERVICE_URL, json=run_service())
-    google.add(responses.POST, RUN_ROOT, json=run_service())
+    google.add(responses.GET, SERVICE_URL, json=run_service(open_to_all=False))
+    google.add(responses.POST, RUN_ROOT, status=400, json=ORG_POLICY)
+    google.add(responses.POST, RUN_ROOT, json=run_service(open_to_all=False))
     google.add(responses.GET, f"{SERVICE_URL}:getIamPolicy", json={"etag": "e"})
     google.add(responses.POST, f"{SERVICE_URL}:setIamPolicy", json=PUBLIC)
     google.replace(responses.GET, re.compile(r"https://[a-z0-9.-]+\.run\.app/"), status=403, body=denied)
@@ -433,8 +439,9 @@ def test_traffic_waits_until_visitors_get_past_googles_iam_403(client, google, c
 def test_traffic_is_switched_anyway_when_the_grant_is_slow_to_propagate(client, google, cloudflare, env):
     env(PUBLIC_TIMEOUT_SECONDS="0.2")
     google.add(responses.GET, SERVICE_URL, status=404, json=NOT_FOUND)
-    google.add(responses.GET, SERVICE_URL, json=run_service())
-    google.add(responses.POST, RUN_ROOT, json=run_service())
+    google.add(responses.GET, SERVICE_URL, json=run_service(open_to_all=False))
+    google.add(responses.POST, RUN_ROOT, status=400, json=ORG_POLICY)
+    google.add(responses.POST, RUN_ROOT, json=run_service(open_to_all=False))
     google.add(responses.GET, f"{SERVICE_URL}:getIamPolicy", json={"etag": "e"})
     google.add(responses.POST, f"{SERVICE_URL}:setIamPolicy", json=PUBLIC)
     google.replace(responses.GET, re.compile(r"https://[a-z0-9.-]+\.run\.app/"), status=403,

@@ -71,6 +71,9 @@ class RunApi(GoogleApi):
         self.failing_image = failing_image
         self.ready_delay = ready_delay
         self.delete_delay = delete_delay
+        # As an organization policy (constraints/run.managed.requireInvokerIam) would:
+        # a service may not switch the invoker IAM check off.
+        self.require_invoker_iam = False
         self.stored: dict[tuple[str, str], dict[str, Stored]] = {}
         # (project, region, name) -> when Google finishes deleting it in the background
         self.deleting: dict[tuple[str, str, str], float] = {}
@@ -170,9 +173,18 @@ class RunApi(GoogleApi):
 
     # -- services --------------------------------------------------------
 
+    def _check_invoker_iam(self, body: dict) -> None:
+        annotations = (body.get("metadata") or {}).get("annotations") or {}
+        if self.require_invoker_iam and annotations.get("run.googleapis.com/invoker-iam-disabled") == "true":
+            # Wording inferred from the constraint's documentation, not confirmed.
+            raise GoogleError(400, "Violation in CreateService request: the organization policy constraint "
+                                   "'constraints/run.managed.requireInvokerIam' requires the invoker IAM check; "
+                                   "run.googleapis.com/invoker-iam-disabled may not be set.", "FAILED_PRECONDITION")
+
     def create(self, request, project, region):
         body = read_json(request)
         knative.validate_service(body, project, self.project_number)
+        self._check_invoker_iam(body)
         name = body["metadata"]["name"]
         now = time.time()
         # Deletion finishes in the background: the name stays taken for a while
@@ -217,6 +229,7 @@ class RunApi(GoogleApi):
     def replace(self, request, project, region, name):
         body = read_json(request)
         knative.validate_service(body, project, self.project_number)
+        self._check_invoker_iam(body)
         if body["metadata"]["name"] != name:
             raise invalid(f"metadata.name: '{body['metadata']['name']}' does not match '{name}' in the request path.")
         stored = self._require(project, region, name)

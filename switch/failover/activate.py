@@ -1,6 +1,6 @@
 """Failover: converge on ``active``, a ready, public replica with visitors on it.
 
-Order is the safety rule: create (or roll) ▸ ready ▸ (probe) ▸ public ▸ traffic ▸ mark.
+Order is the safety rule: create (public at creation) or roll ▸ ready ▸ (probe) ▸ traffic ▸ mark.
 Traffic never points at a replica that is not ready and public, and an
 alert (unless SWITCH_TRUST_ALERTS) never switches traffic on while the home
 site answers its health check: whenever visitors are not already on the
@@ -20,7 +20,8 @@ import time
 from typing import Callable
 
 from ..alert import Incident
-from ..cloudrun import ACTIVATED_AT, CLOSE_PENDING, INCIDENT, PINNED, Replica, now_rfc3339, service_body
+from ..cloudrun import (ACTIVATED_AT, CLOSE_PENDING, INCIDENT, INVOKER_IAM_DISABLED, PINNED, Replica, now_rfc3339,
+                        service_body)
 from ..errors import NotManaged, ReplicaFailed, UpstreamError
 from ..probe import ProbeResult, answers_publicly
 from .report import ACTIVE, STANDBY, Report, Steps
@@ -98,17 +99,41 @@ def activate(sw, steps: Steps, replica: Replica | None, *, pinned: bool = False,
     return _switch(sw, steps, replica, target)
 
 
+def _create(sw, steps: Steps, *, pinned: bool, incident: str | None) -> Replica:
+    """Create the replica public at creation; where that is refused, create it and grant allUsers at once.
+
+    The grant made right after create has the container's start to propagate
+    (typically two minutes, up to seven: IAM's own figures), so visitors are let
+    in about when the replica is ready. Which refusal Google gives (an
+    organization policy, constraints/run.managed.requireInvokerIam) is not
+    confirmed live; any 400 or 403 that names the invoker check counts.
+    """
+    with steps.step("create") as s:
+        try:
+            replica = sw.run.create(service_body(sw.settings, pinned=pinned, incident=incident))
+            s.detail = f"image {sw.settings.image}; public at creation (no invoker IAM check)"
+        except UpstreamError as exc:
+            if exc.status_code not in (400, 403) or not ("invoker" in exc.message.lower() or INVOKER_IAM_DISABLED
+                                                         in exc.message):
+                raise
+            replica = sw.run.create(service_body(sw.settings, pinned=pinned, incident=incident, open_to_all=False))
+            s.detail = (f"image {sw.settings.image}; the invoker IAM check may not be switched off here "
+                        f"({exc.message[:160]}), so allUsers is granted instead")
+        if not replica.managed:  # someone else created the name between our GET and create
+            raise NotManaged(f"a Cloud Run service named {sw.settings.service!r} appeared that was not "
+                             f"created by switch; it is left untouched")
+        s.changed = True
+    if not replica.open_to_all:
+        with steps.step("public") as s:
+            s.changed = sw.run.make_public()
+            s.detail = "allUsers granted roles/run.invoker while the container starts"
+    return replica
+
+
 def _prepare(sw, steps: Steps, replica: Replica | None, *, pinned: bool, incident: str | None) -> Replica:
     """The replica exists, runs what the settings ask for, and carries the notes it needs."""
     if replica is None:
-        with steps.step("create") as s:
-            replica = sw.run.create(service_body(sw.settings, pinned=pinned, incident=incident))
-            if not replica.managed:  # someone else created the name between our GET and create
-                raise NotManaged(f"a Cloud Run service named {sw.settings.service!r} appeared that was not "
-                                 f"created by switch; it is left untouched")
-            s.changed = True
-            s.detail = f"image {sw.settings.image}"
-        return replica
+        return _create(sw, steps, pinned=pinned, incident=incident)
     if replica.ready is False:
         if replica.matches(sw.settings):
             raise ReplicaFailed(f"Cloud Run replica {replica.name!r} failed: {replica.message}. {WAY_OUT}", api="run")
@@ -133,12 +158,15 @@ def _prepare(sw, steps: Steps, replica: Replica | None, *, pinned: bool, inciden
 
 
 def _public(sw, steps: Steps, replica: Replica, verify: bool) -> None:
-    if not verify and sw.memo(sw._public_seen, replica.uid):
+    """Public: by its annotation (nothing to do), or allUsers granted and seen to reach Google's front end."""
+    if replica.open_to_all or (not verify and sw.memo(sw._public_seen, replica.uid)):
         return
-    with steps.step("public") as s:
-        s.changed = sw.run.make_public()
-        s.detail = "allUsers granted roles/run.invoker" if s.changed else "already public"
-    if s.changed and replica.url:
+    granted_at_create = any(s.step == "public" and s.changed for s in steps.steps)
+    if not granted_at_create:
+        with steps.step("public") as s:
+            s.changed = sw.run.make_public()
+            s.detail = "allUsers granted roles/run.invoker" if s.changed else "already public"
+    if (granted_at_create or s.changed) and replica.url:
         _wait_reachable(sw, steps, replica.url)
     sw.memo(sw._public_seen, replica.uid, add=True)
 
