@@ -33,6 +33,9 @@ PINNED = "switch/pinned"  # a manual failover: automatic failback leaves it alon
 ACTIVATED_AT = "switch/activated-at"  # when visitors were last sent to it; absent: never, or not any more
 INCIDENT = "switch/incident"  # the incident it was made (or kept) for; a close of another one is not its close
 CLOSE_PENDING = "switch/close-pending"  # our alert closed but the flap guard said wait: reconcile finishes it
+PROBE_FAILURES = "switch/probe-failures"  # the warm standby's count of reconcile rounds home failed, in a row
+# The notes of one stay of visitors on the replica; a warm standby sheds them at failback.
+VISIT_NOTES = (ACTIVATED_AT, INCIDENT, CLOSE_PENDING, PINNED, PROBE_FAILURES)
 # Cloud Run's recommended way to make a service public: no IAM check on invocation
 # (gcloud --no-invoker-iam-check). Public the moment it is Ready, with no IAM
 # write and no propagation wait; an organization policy can forbid it.
@@ -72,6 +75,8 @@ class Replica:
     uid: str = ""
     generation: int = 0
     image: str = ""
+    revision: str = ""  # the revision visitors of its URL get (latest ready), "" before any is ready
+    probe_failures: int = 0
     raw: dict = field(default_factory=dict, repr=False, compare=False)
 
     @property
@@ -112,8 +117,17 @@ class Replica:
             uid=meta.get("uid", ""),
             generation=int(meta.get("generation") or 0),
             image=containers[0].get("image", ""),
+            revision=status.get("latestReadyRevisionName") or "",
+            probe_failures=_count(annotations.get(PROBE_FAILURES)),
             raw=service,
         )
+
+
+def _count(value: str | None) -> int:
+    try:
+        return max(int(value or 0), 0)
+    except ValueError:
+        return 0
 
 
 def _readiness(service: dict) -> tuple[bool | None, str]:
@@ -293,6 +307,38 @@ class CloudRunService:
         """
         return self._rewrite(replica, lambda body: _set_annotations(body, annotations), "update")
 
+    def rest(self, replica: Replica) -> Replica | None:
+        """Shed the notes of a stay of visitors (a warm standby's failback): it is kept, not deleted.
+
+        Only the stay that was read: if visitors were sent to it again meanwhile
+        (a newer ``switch/activated-at``), nothing is shed and None is returned.
+        """
+        annotations = (replica.raw.get("metadata") or {}).get("annotations") or {}
+        if not any(key in annotations for key in VISIT_NOTES):
+            return replica
+        seen = annotations.get(ACTIVATED_AT)
+        newer = []
+
+        def change(body: dict) -> None:
+            if (body.get("metadata") or {}).get("annotations", {}).get(ACTIVATED_AT) != seen:
+                newer.append(True)
+                return
+            _set_annotations(body, dict.fromkeys(VISIT_NOTES))
+
+        rested = self._rewrite(replica, change, "update")
+        return None if newer else rested
+
+    def count_probe_failure(self, replica: Replica, failed: bool) -> Replica:
+        """Add one failed round to the standby's count, or (``failed`` False) reset it."""
+        def change(body: dict) -> None:
+            annotations = body.setdefault("metadata", {}).setdefault("annotations", {})
+            if failed:
+                annotations[PROBE_FAILURES] = str(_count(annotations.get(PROBE_FAILURES)) + 1)
+            else:
+                annotations.pop(PROBE_FAILURES, None)
+
+        return self._rewrite(replica, change, "update")
+
     def roll(self, replica: Replica, settings) -> Replica:
         """A new revision with the template the settings ask for (SWITCH_IMAGE and the rest); annotations kept."""
         template = service_body(settings)["spec"]["template"]
@@ -401,85 +447,3 @@ class CloudRunService:
             raise
         self.last = None
         return True
-
-
-@dataclass(frozen=True)
-class DomainMapping:
-    """A Cloud Run domain mapping (Run v1, still "Beta" in the discovery document)."""
-
-    host: str
-    route: str
-    managed: bool
-    conditions: dict = field(default_factory=dict)  # type -> {"status", "reason", "message"}
-    records: list = field(default_factory=list)  # DNS records Google asks for
-
-    @classmethod
-    def from_json(cls, mapping: dict) -> "DomainMapping":
-        meta = mapping.get("metadata") or {}
-        status = mapping.get("status") or {}
-        conditions = {
-            c.get("type"): {"status": c.get("status"), "reason": c.get("reason"), "message": c.get("message")}
-            for c in status.get("conditions") or [] if c.get("type")
-        }
-        return cls(host=meta.get("name", ""), route=(mapping.get("spec") or {}).get("routeName", ""),
-                   managed=(meta.get("labels") or {}).get(MANAGED_LABEL[0]) == MANAGED_LABEL[1],
-                   conditions=conditions, records=list(status.get("resourceRecords") or []))
-
-    def condition(self, kind: str) -> str | None:
-        return (self.conditions.get(kind) or {}).get("status")
-
-    @property
-    def certificate_ready(self) -> bool:
-        # Ready stays False while the service does not exist (RouteMissing), which is
-        # the normal state on standby. What decides whether visitors can be sent to
-        # the domain is the certificate; that it keeps serving once the route appears
-        # is not confirmed live, so the run.app URL is used until it is provisioned.
-        return self.condition("CertificateProvisioned") == "True"
-
-
-def domain_mapping_body(host: str, service: str, project: str) -> dict:
-    return {
-        "apiVersion": "domains.cloudrun.com/v1",
-        "kind": "DomainMapping",
-        "metadata": {"name": host, "namespace": project, "labels": {MANAGED_LABEL[0]: MANAGED_LABEL[1]}},
-        "spec": {"routeName": service, "certificateMode": "AUTOMATIC"},
-    }
-
-
-class DomainMappings:
-    """The failover domain: mapped once to the replica's name and kept across failbacks,
-    so its certificate is issued long before an outage."""
-
-    def __init__(self, run: CloudRunService):
-        self.run = run
-        self._mappings = run._client.projects().locations().domainmappings()
-
-    def get(self, host: str) -> DomainMapping | None:
-        try:
-            found = self.run._execute(self._mappings.get(name=f"{self.run.parent}/domainmappings/{host}"),
-                                      "get domain mapping")
-        except UpstreamError as exc:
-            if exc.status_code == 404:
-                return None
-            raise
-        return DomainMapping.from_json(found)
-
-    def ensure(self, host: str) -> tuple[DomainMapping, bool]:
-        """The mapping of ``host`` to the replica's name, created if missing. (mapping, created)"""
-        found = self.get(host)
-        if found is None:
-            body = domain_mapping_body(host, self.run.name, self.run.project)
-            try:
-                created = self.run._execute(self._mappings.create(parent=self.run.parent, body=body),
-                                            "create domain mapping")
-                return DomainMapping.from_json(created), True
-            except UpstreamError as exc:
-                if exc.status_code != 409:
-                    raise
-                found = self.get(host)
-                if found is None:
-                    raise
-        if found.route != self.run.name:
-            raise NotManaged(f"the domain mapping for {host} routes to {found.route!r}, not to the replica "
-                             f"{self.run.name!r}; switch leaves it untouched")
-        return found, False

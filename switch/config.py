@@ -107,6 +107,9 @@ class Settings:
     # event ordering
     trust_alerts: bool = False
     max_event_age_seconds: int = 6 * 3600
+    # the warm standby and detection without the alert
+    standby: bool = False
+    probe_failover_after: int = 0
 
     @property
     def probe_url(self) -> str | None:
@@ -379,7 +382,19 @@ def from_env(environ: Mapping[str, str] | None = None, *, need: tuple[str, ...] 
         alert_policy=r.text("ALERT_POLICY"),
         trust_alerts=r.check(r.boolean, "TRUST_ALERTS", False),
         max_event_age_seconds=r.check(r.integer, "MAX_EVENT_AGE_SECONDS", 6 * 3600, minimum=60),
+        standby=r.check(r.boolean, "STANDBY", False),
+        probe_failover_after=r.check(r.integer, "PROBE_FAILOVER_AFTER", 0, maximum=60),
     )
+    if values["probe_failover_after"]:
+        # Detection by probe fails over without an alert's second opinion; it is only
+        # fast, and only safe to count, with a replica that is already there to hold the count.
+        if not values["standby"]:
+            r.problem("PROBE_FAILOVER_AFTER", "needs SWITCH_STANDBY=true: detection by probe fails over to the warm "
+                      "standby and keeps its count of failed rounds there; set SWITCH_STANDBY=true, or unset "
+                      "SWITCH_PROBE_FAILOVER_AFTER")
+        if not values["home_url"]:
+            r.problem("HOME_URL", "is not set; SWITCH_PROBE_FAILOVER_AFTER probes the home site's health path, "
+                      "for example https://www.example.org")
     for variable, default in ENDPOINTS.items():
         values[variable.lower()] = r.check(r.url, variable, default)
     if r.problems:

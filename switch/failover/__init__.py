@@ -9,12 +9,13 @@ reconcile loop, without the loop).
 - ``activate``: failover, create ▸ ready ▸ public ▸ traffic ▸ mark;
 - ``deactivate``: failback, guards ▸ probe ▸ look again ▸ traffic home ▸ delete;
 - ``reconcile``: what should be, from the alerts and the replica's notes;
+- ``standby``: reconcile's care of the warm standby, and detection by probe;
 - ``status``: every part as it is;
 - ``core``: the Switch those share; ``report``: the answer's steps.
 
 The replica is the state: what switch knows lives in its annotations
 (``switch/pinned``, ``switch/incident``, ``switch/activated-at``,
-``switch/close-pending``) and in the redirect rule; the process remembers only
+``switch/close-pending``, ``switch/probe-failures``) and in the redirect rule; the process remembers only
 caches that are re-checked where correctness depends on them.
 """
 

@@ -20,8 +20,8 @@ import time
 from typing import Callable
 
 from ..alert import Incident
-from ..cloudrun import (ACTIVATED_AT, CLOSE_PENDING, INCIDENT, INVOKER_IAM_DISABLED, PINNED, Replica, now_rfc3339,
-                        service_body)
+from ..cloudrun import (ACTIVATED_AT, CLOSE_PENDING, INCIDENT, INVOKER_IAM_DISABLED, PINNED, PROBE_FAILURES, Replica,
+                        now_rfc3339, service_body)
 from ..errors import NotManaged, ReplicaFailed, UpstreamError
 from ..probe import ProbeResult, answers_publicly
 from .report import ACTIVE, STANDBY, Report, Steps
@@ -59,10 +59,16 @@ def activate(sw, steps: Steps, replica: Replica | None, *, pinned: bool = False,
     """create ▸ ready ▸ public ▸ traffic ▸ mark, each only when missing.
 
     Returns the replica with visitors on it, or a Report (action "none") when
-    home answered the probe and traffic stayed home.
+    home answered the probe and traffic stayed home. Unless visitors are on
+    the replica already, home is probed on a thread while the rest goes on,
+    and a ready replica no visitor is on (a warm standby) gets one request
+    so an instance is starting before the redirect sends visitors.
     """
-    home = sw.probe_in_background() if check_home and (replica is None or replica.ready is not True) else None
-    replica = _prepare(sw, steps, replica, pinned=pinned, incident=incident)
+    visitors_on = replica is not None and replica.serving
+    home = sw.probe_in_background() if check_home and not visitors_on else None
+    if replica is not None and replica.ready is True and not visitors_on and replica.url:
+        sw.warm(steps, replica.url)
+    replica, notes = _prepare(sw, steps, replica, pinned=pinned, incident=incident)
     if replica.ready is not True:
         with steps.step("ready") as s:
             def polled(current: Replica, waited: float) -> None:
@@ -96,7 +102,7 @@ def activate(sw, steps: Steps, replica: Replica | None, *, pinned: bool = False,
         if result.healthy:
             return home_is_up(sw, steps, result)
     _public(sw, steps, replica, verify)
-    return _switch(sw, steps, replica, target)
+    return _switch(sw, steps, replica, target, notes)
 
 
 def _create(sw, steps: Steps, *, pinned: bool, incident: str | None) -> Replica:
@@ -130,10 +136,18 @@ def _create(sw, steps: Steps, *, pinned: bool, incident: str | None) -> Replica:
     return replica
 
 
-def _prepare(sw, steps: Steps, replica: Replica | None, *, pinned: bool, incident: str | None) -> Replica:
-    """The replica exists, runs what the settings ask for, and carries the notes it needs."""
+def _prepare(sw, steps: Steps, replica: Replica | None, *, pinned: bool,
+             incident: str | None) -> tuple[Replica, dict[str, str | None]]:
+    """The replica exists and runs what the settings ask for; returns it and the notes still to write.
+
+    Notes (pinned, incident) are written now where something else comes
+    first (visitors are on it already, or it is not ready and the wait may
+    outlast this call); on a ready replica no visitor is on (a warm standby)
+    they go with the mark after the switch, one write instead of two, and
+    none at all if home answers the probe.
+    """
     if replica is None:
-        return _create(sw, steps, pinned=pinned, incident=incident)
+        return _create(sw, steps, pinned=pinned, incident=incident), {}
     if replica.ready is False:
         if replica.matches(sw.settings):
             raise ReplicaFailed(f"Cloud Run replica {replica.name!r} failed: {replica.message}. {WAY_OUT}", api="run")
@@ -148,13 +162,14 @@ def _prepare(sw, steps: Steps, replica: Replica | None, *, pinned: bool, inciden
         notes[INCIDENT] = incident[:256]
     if replica.close_pending:
         notes[CLOSE_PENDING] = None  # the alert opened again: that close is moot
-    if notes:
+    if notes and (replica.serving or replica.ready is not True):
         with steps.step("note") as s:
             replica = sw.run.replace(replica, annotations=notes)
             s.changed = True
             s.detail = ", ".join(f"{k.split('/')[-1]}={v}" if v else f"{k.split('/')[-1]} cleared"
                                  for k, v in notes.items())
-    return replica
+        notes = {}
+    return replica, notes
 
 
 def _public(sw, steps: Steps, replica: Replica, verify: bool) -> None:
@@ -238,13 +253,16 @@ def _in_place(sw, steps: Steps, replica: Replica, target: str) -> bool:
     return same
 
 
-def _switch(sw, steps: Steps, replica: Replica, target: str) -> Replica:
+def _switch(sw, steps: Steps, replica: Replica, target: str, notes: dict[str, str | None]) -> Replica:
     with steps.step("traffic") as s:
         s.changed = sw.router.send_to(target)
         s.detail = f"{sw.router.name} → {target}" if sw.router.name != "none" else "no router configured"
     with steps.step("activated") as s:
+        mark: dict[str, str | None] = {**notes, ACTIVATED_AT: now_rfc3339(sw.wall())}
+        if replica.probe_failures:
+            mark[PROBE_FAILURES] = None  # the count did its work; the next outage counts from zero
         try:
-            replica = sw.run.replace(replica, annotations={ACTIVATED_AT: now_rfc3339(sw.wall())})
+            replica = sw.run.replace(replica, annotations=mark)
         except UpstreamError as exc:
             if exc.status_code != 404:
                 raise
@@ -264,8 +282,9 @@ def home_is_up(sw, steps: Steps, result: ProbeResult) -> Report:
 
     Look again first: the probe took seconds, and a manual failover may have
     pinned the replica meanwhile; then it is the operator's, not ours to touch.
-    A replica no visitor was ever sent to goes again; one that had visitors
-    stays for the closing alert or reconcile, which probe before they remove it.
+    A replica no visitor was ever sent to goes again (a warm standby stays);
+    one that had visitors stays for the closing alert or reconcile, which
+    probe before they remove it.
     """
     from .deactivate import deactivate
 
@@ -278,6 +297,14 @@ def home_is_up(sw, steps: Steps, result: ProbeResult) -> Report:
         return Report("none", STANDBY, sw.settings.service, refused=True,
                       reason=f"the home site answers its health check ({result.summary}); visitors stay home "
                              f"(the replica had visitors before: the closing alert or reconcile removes it)")
+    if sw.settings.standby and current is not None:
+        with steps.step("traffic") as s:
+            s.changed = sw.router.restore()
+            s.detail = f"{sw.router.name}: redirect off" if sw.router.name != "none" else "no router configured"
+        return Report("none", STANDBY, sw.settings.service, refused=True,
+                      reason=f"the home site answers its health check ({result.summary}), so the alert is late or "
+                             f"partial; visitors stay home and the warm standby waits "
+                             f"(set SWITCH_TRUST_ALERTS=true to fail over regardless)")
     deactivate(sw, steps, current)
     return Report("none", STANDBY, sw.settings.service, refused=True,
                   reason=f"the home site answers its health check ({result.summary}), so the alert is late or "

@@ -9,7 +9,8 @@ from typing import Callable
 
 from .. import logs
 from ..alert import default_policy
-from ..cloudrun import CloudRunService, DomainMappings, Replica
+from ..cloudrun import CloudRunService, Replica
+from ..domains import DomainMappings
 from ..errors import NotManaged
 from ..probe import ProbeResult, probe as probe_home
 from .report import Report, Steps
@@ -116,6 +117,25 @@ class SwitchBase:
 
         threading.Thread(target=run, daemon=True, name="switch-home-probe").start()
         return future
+
+    def warm(self, steps: Steps, url: str) -> None:
+        """One request to a standby's URL, not waited for: Cloud Run starts an instance while traffic is switched.
+
+        Whatever it answers (or whether it answers before the function's own
+        answer) changes nothing; the request is on its way either way.
+        """
+        def run():
+            import requests
+
+            try:
+                requests.get(url, timeout=self.settings.http_timeout_seconds, allow_redirects=False,
+                             headers={"User-Agent": "switch-warm", "Cache-Control": "no-cache"}).close()
+            except requests.RequestException:
+                pass  # it was only a head start
+
+        with steps.step("warm") as s:
+            threading.Thread(target=run, daemon=True, name="switch-warm").start()
+            s.detail = f"one request to {url}, so an instance starts before visitors arrive"
 
     def _probe_now(self) -> ProbeResult:
         s = self.settings

@@ -1,7 +1,7 @@
-"""Failback: converge on ``standby``, visitors home and the replica gone.
+"""Failback: converge on ``standby``, visitors home and the replica gone (or, warm standby, kept idle).
 
-Order is the safety rule: traffic home ▸ delete. Visitors are never sent to a
-replica that no longer exists.
+Order is the safety rule: traffic home ▸ delete (or rest). Visitors are never
+sent to a replica that no longer exists.
 
 An automatic failback (our alert's close, reconcile) passes the guards first:
 not a close caused by editing the policy, the close of this replica's
@@ -18,6 +18,7 @@ from __future__ import annotations
 from .. import logs
 from ..alert import Incident
 from ..cloudrun import CLOSE_PENDING, Replica
+from ..errors import UpstreamError
 from .report import ACTIVE, STANDBY, Report, Steps
 
 
@@ -48,6 +49,11 @@ def failback(sw, *, force: bool = False, automatic: bool = True, incident: Incid
     if refusal is not None:
         return sw.report(steps, "none", ACTIVE, replica, reason=refusal, trigger=trigger, incident=incident_id,
                          refused=True)
+    if sw.settings.standby:
+        return sw.report(steps, "failback", STANDBY, None, trigger=trigger, incident=incident_id,
+                         reason="visitors are home; the warm standby stays" if steps.changed else
+                         "visitors are home already; the warm standby waits" if replica is not None else
+                         "no replica exists; reconcile creates the warm standby")
     return sw.report(steps, "failback", STANDBY, None, trigger=trigger, incident=incident_id,
                      reason=None if steps.changed else "no replica exists; already on standby")
 
@@ -112,6 +118,8 @@ def deactivate(sw, steps: Steps, replica: Replica | None, *, automatic: bool = F
                 back.changed = sw.router.send_to(now.url)
                 back.detail = f"{sw.router.name} → {now.url} again: pinned meanwhile"
             return "a manual failover pinned the replica meanwhile; visitors are on it again"
+    if sw.settings.standby:
+        return _rest(sw, steps, replica)
     with steps.step("delete") as s:
         s.changed = sw.run.delete(replica)
         s.detail = replica.name
@@ -123,3 +131,29 @@ def deactivate(sw, steps: Steps, replica: Replica | None, *, automatic: bool = F
             s.changed = sw.router.restore()
             s.detail = f"{sw.router.name}: redirect off again (a concurrent failover had switched it on)"
     return None
+
+
+def _rest(sw, steps: Steps, replica: Replica) -> str | None:
+    """A warm standby is kept: shed the notes of this stay of visitors, so the next outage starts clean."""
+    with steps.step("rest") as s:
+        try:
+            rested = sw.run.rest(replica)
+        except UpstreamError as exc:
+            if exc.status_code != 404:
+                raise
+            s.detail = "the standby was deleted meanwhile; reconcile creates it again"
+            return None
+        if rested is None:
+            s.detail = "visitors were sent to the standby again meanwhile (a newer failover)"
+        else:
+            s.changed = rested is not replica
+            s.detail = "the warm standby stays, public, with no visitors (Cloud Run scales it to zero)"
+    if rested is not None:
+        return None
+    # The newer failover's redirect may have come before our restore: it wins, so send visitors back.
+    now = sw.run.get()
+    if now is not None and now.managed and now.serving and now.url:
+        with steps.step("traffic") as back:
+            back.changed = sw.router.send_to(now.url)
+            back.detail = f"{sw.router.name} → {now.url} again: a newer failover"
+    return "visitors were sent to the replica again meanwhile (a newer failover); it keeps them"

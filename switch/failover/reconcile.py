@@ -10,7 +10,9 @@ healthy home:
   finish it;
 - no alert is open (or a close is pending after the flap guard) and the
   replica had visitors: fail back under the same guards as a closing alert;
-- no replica: make sure no redirect points at nothing.
+- no replica: make sure no redirect points at nothing;
+- SWITCH_STANDBY=true, no alert, no visitor on it: keep the warm standby
+  ready and in step, and count failed probe rounds (``standby``).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from __future__ import annotations
 from .activate import activate
 from .deactivate import changed_meanwhile, deactivate, guard
 from .report import ACTIVE, STANDBY, Report
+from .standby import keep as keep_standby
 
 
 def reconcile(sw, *, trigger: str = "reconcile") -> Report:
@@ -29,6 +32,9 @@ def reconcile(sw, *, trigger: str = "reconcile") -> Report:
             alert_open = sw.alerts.any_open()
             s.detail = f"{sw.alerts.policy!r}: {'open' if alert_open else 'no open alert'}"
     check_home = not sw.settings.trust_alerts
+
+    if sw.settings.standby and not alert_open and (replica is None or not (replica.serving or replica.pinned)):
+        return keep_standby(sw, steps, replica, trigger)
 
     if replica is None:
         if alert_open:

@@ -9,6 +9,7 @@ from .report import ACTIVE, STANDBY
 def status(sw) -> dict:
     settings = sw.settings
     answer = {"state": None, "service": settings.service, "project": settings.project, "region": settings.region,
+              "standby": settings.standby, "probe_failover_after": settings.probe_failover_after or None,
               "replica": None, "traffic": None, "warnings": []}
     replica = sw.run.get()  # the one part without which there is no answer
     if replica is not None and not replica.managed:
@@ -19,6 +20,9 @@ def status(sw) -> dict:
         answer["url"] = replica.url
         answer["replica"] = {
             "ready": replica.ready, "message": replica.message or None, "url": replica.url, "image": replica.image,
+            "revision": replica.revision or None, "role": "warm standby" if settings.standby else "replica",
+            "probe_failures": replica.probe_failures if settings.probe_failover_after else None,
+            "current": replica.matches(settings) if settings.image else None,
             "pinned": replica.pinned, "incident": replica.incident, "serving": replica.serving,
             "activated_at": replica.activated_at, "close_pending": replica.close_pending,
             "active_seconds": int(sw.wall() - replica.activated_at) if replica.activated_at else None,
@@ -43,6 +47,9 @@ def status(sw) -> dict:
         except SwitchError as exc:
             answer["alert_open"] = None
             answer["warnings"].append(f"could not read the open alerts: {exc.message}")
+    if settings.standby and replica is None:
+        answer["warnings"].append("SWITCH_STANDBY=true but there is no warm standby; the next reconcile creates it "
+                                  "(or run: python -m switch reconcile)")
     if not settings.probe_url:
         answer["warnings"].append("failback is unprobed: SWITCH_HOME_URL is not set, so switch fails back on the "
                                   "closing alert alone, without checking that the home site answers")

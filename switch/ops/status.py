@@ -10,12 +10,23 @@ def rows_from_switch_status(status: dict) -> list[Row]:
     rows = []
     replica = status.get("replica")
     service = status.get("service", "")
+    part = "warm standby" if status.get("standby") else "replica"
     if not replica:
-        rows.append(Row("replica", "none", service, "standby: visitors go to the home site"))
+        rows.append(Row(part, "none", service, "the next reconcile creates it" if status.get("standby") else
+                        "standby: visitors go to the home site"))
     else:
         ready = replica.get("ready")
         state = "ready" if ready is True else "failed" if ready is False else "deploying"
         bits = [replica.get("url") or ""]
+        if replica.get("revision"):
+            bits.append(f"revision {replica['revision']}")
+        if replica.get("current") is False:
+            bits.append("its image or settings differ from SWITCH_IMAGE and the replica settings: "
+                        + ("rolled after the failback" if replica.get("active_seconds") is not None else
+                           "the next reconcile rolls it"))
+        if replica.get("probe_failures"):
+            bits.append(f"home failed {replica['probe_failures']} of {status.get('probe_failover_after')} "
+                        f"probe rounds in a row")
         if replica.get("pinned"):
             bits.append("pinned")
         if replica.get("active_seconds") is not None:
@@ -26,7 +37,7 @@ def rows_from_switch_status(status: dict) -> list[Row]:
             bits.append(f"incident {replica['close_pending']} closed: reconcile fails back after the flap guard")
         if replica.get("message") and ready is not True:
             bits.append(str(replica["message"]))
-        rows.append(Row("replica", state, service, "; ".join(b for b in bits if b)))
+        rows.append(Row(part, state, service, "; ".join(b for b in bits if b)))
     if "domain" in status:
         mapping = status.get("domain")
         if not mapping:
