@@ -48,8 +48,10 @@ examples:
 """,
     "teardown": """\
 Delete what setup created (found by its labels), and nothing else: the alert
-policy, the uptime check, the notification channel and the scheduler job.
-The replica and the redirect are left to failback.
+policy, the uptime check, the notification channel and the scheduler job;
+then the replica (the warm standby, or one a failover left behind), unless
+visitors are on it: then it is kept, teardown says so and exits 3 (send them
+home first with python -m switch failback).
 """,
 }
 
@@ -172,8 +174,8 @@ def cmd_setup(args) -> int:
 def cmd_teardown(args) -> int:
     from . import config, ops
 
-    ops.teardown(config.load(need=()), ops.options_from_args(args), dry_run=args.dry_run)
-    return 0
+    outcomes = ops.teardown(config.load(need=()), ops.options_from_args(args), dry_run=args.dry_run)
+    return REFUSED if any(o.action == "kept" for o in outcomes) else 0
 
 
 def cmd_deploy(args) -> int:

@@ -73,6 +73,10 @@ class FakeGoogle:
         mock.add_callback("POST", re.compile(rf"{PUBSUB}:setIamPolicy{q}"), self.set_iam)
         mock.add_callback("GET", re.compile(rf"{CRM}{q}"),
                           lambda r: (200, {}, json.dumps({"projectId": PROJECT, "projectNumber": PROJECT_NUMBER})))
+        # No replica: teardown looks for one and finds none (Cloud Run's 404).
+        mock.add("GET", re.compile(rf"https://{REGION}-run\.googleapis\.com/v1/projects/{PROJECT}/locations/"
+                                   rf"{REGION}/services/[^/?]+{q}"), status=404,
+                 json={"error": {"code": 404, "status": "NOT_FOUND", "message": "Resource not found."}})
 
     # -- Monitoring ------------------------------------------------------------
 

@@ -352,6 +352,57 @@ def test_scheduler_job_calls_the_function_reconcile_every_five_minutes(emu):
     assert job["description"].startswith("managed-by: switch")
 
 
+def test_setup_fast_runs_reconcile_every_minute_opens_the_alert_at_once_and_says_what_to_set(emu):
+    result = cli(emu, "setup", "--fast", "--function-url", FUNCTION_URL)
+
+    assert result.returncode == 0, result.stderr
+    [job] = emu.state()["jobs"]
+    assert job["schedule"] == "* * * * *"
+    [policy] = ours(emu, "alertPolicies")
+    assert policy["conditions"][0]["conditionThreshold"]["duration"] == "0s"
+    assert "SWITCH_STANDBY=true and SWITCH_PROBE_FAILOVER_AFTER=2" in result.stdout
+
+
+def test_setup_fast_without_the_reconcile_job_is_refused_before_any_write(emu):
+    result = cli(emu, "setup", "--fast", "--no-scheduler", "--function-url", FUNCTION_URL)
+
+    assert result.returncode == 2
+    assert "--fast" in result.stderr and "--no-scheduler" in result.stderr
+    assert writes(emu) == []
+
+
+# -- the replica at teardown ----------------------------------------------------------------------------
+
+
+def _replica(emu, **annotations):
+    from switch.cloudrun import CloudRunService, service_body
+
+    settings = config.from_env(os.environ)
+    run = CloudRunService.from_settings(settings)
+    run.create(service_body(settings))
+    if annotations:
+        emu.annotate(PROJECT, REGION, SERVICE, annotations)
+
+
+def test_teardown_removes_the_warm_standby_no_visitor_is_on(emu):
+    _replica(emu)
+
+    outcomes, lines = run_teardown(emu)
+
+    assert ("deleted", "replica") in [(o.action, o.kind) for o in outcomes]
+    assert SERVICE not in emu.services(PROJECT, REGION)
+
+
+def test_teardown_keeps_a_replica_visitors_are_on_says_why_and_exits_3(emu):
+    _replica(emu, **{"switch/activated-at": "2026-12-02T10:00:00Z"})
+
+    result = cli(emu, "teardown")
+
+    assert result.returncode == 3, result.stderr
+    assert "kept" in result.stdout and "python -m switch failback" in result.stdout
+    assert SERVICE in emu.services(PROJECT, REGION)
+
+
 # -- status ------------------------------------------------------------------------------------------
 
 

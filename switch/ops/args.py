@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from .chain import DEFAULT_ALERT_DURATION, SetupOptions
+from .chain import DEFAULT_ALERT_DURATION, FAST_PROBE_ROUNDS, SetupOptions
 from .kinds.channel import TYPES as CHANNEL_TYPES
 
 
@@ -23,13 +23,18 @@ def add_arguments(parser, command: str = "setup") -> None:
                                  "or pubsub (a topic); default: basic when Basic credentials are set, else token")
         parser.add_argument("--topic", metavar="TOPIC",
                             help="Pub/Sub topic for --channel pubsub: a name or projects/P/topics/T")
-        parser.add_argument("--alert-duration", type=int, default=DEFAULT_ALERT_DURATION, metavar="SECONDS",
+        parser.add_argument("--alert-duration", type=int, default=None, metavar="SECONDS",
                             dest="alert_duration_seconds",
                             help="how long more than one region must fail before the alert opens "
-                                 "(a multiple of 60; default 60)")
+                                 f"(a multiple of 60; default {DEFAULT_ALERT_DURATION}, 0 with --fast)")
         parser.add_argument("--scheduler", action=argparse.BooleanOptionalAction, default=True,
-                            help="a Cloud Scheduler job that POSTs /reconcile every 5 minutes, so a lost or "
-                                 "held-back notification is carried out (default: on; --no-scheduler leaves it out)")
+                            help="a Cloud Scheduler job that POSTs /reconcile every 5 minutes (every minute with "
+                                 "--fast), so a lost or held-back notification is carried out (default: on; "
+                                 "--no-scheduler leaves it out)")
+        parser.add_argument("--fast", action="store_true",
+                            help="wire detection for the warm standby: the reconcile job every minute and the "
+                                 "alert at duration 0; then set SWITCH_STANDBY=true and "
+                                 f"SWITCH_PROBE_FAILOVER_AFTER={FAST_PROBE_ROUNDS} on the function")
         parser.add_argument("--service-account", metavar="EMAIL",
                             help="the scheduler job sends an OIDC token of this account (for an IAM-protected "
                                  "function) and SWITCH_TOKEN as ?auth_token=")
@@ -52,7 +57,8 @@ def options_from_args(args) -> SetupOptions:
         function_url=get("function_url"),
         channel=get("channel"),
         topic=get("topic"),
-        alert_duration_seconds=get("alert_duration_seconds", DEFAULT_ALERT_DURATION),
+        alert_duration_seconds=get("alert_duration_seconds", 0 if get("fast") else DEFAULT_ALERT_DURATION),
+        fast=bool(get("fast", False)),
         scheduler=bool(get("scheduler", False)),
         scheduler_region=get("scheduler_region"),
         service_account=get("service_account"),

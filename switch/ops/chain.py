@@ -13,8 +13,10 @@ line per object and never writes in a dry run. This module checks the
 settings and options together, before any API call, and says what to fix.
 
 Teardown deletes policy, check, channel, scheduler job in that order (a
-policy references the channel and the check). It leaves the Pub/Sub
-publisher grant: the topic is the user's and may serve other channels.
+policy references the channel and the check), then the replica (the warm
+standby, or one a failover left), unless visitors are on it. It leaves the
+Pub/Sub publisher grant: the topic is the user's and may serve other
+channels.
 """
 
 from __future__ import annotations
@@ -34,13 +36,15 @@ from .kinds import kinds
 from .kinds.channel import TYPES as CHANNEL_TYPES
 
 DEFAULT_ALERT_DURATION = 60
+# setup --fast: how many failed reconcile rounds (one a minute) fail over to the warm standby.
+FAST_PROBE_ROUNDS = 2
 MAX_ALERT_DURATION = 24 * 3600
 TOPIC_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9._~+%-]{2,254}$")
 TOPIC_PATH = re.compile(r"^projects/([^/]+)/topics/([^/]+)$")
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 SETUP = ("notification channel", "publisher grant", "uptime check", "alert policy", "scheduler job")
-TEARDOWN = ("alert policy", "uptime check", "notification channel", "scheduler job")
+TEARDOWN = ("alert policy", "uptime check", "notification channel", "scheduler job", "replica")
 STATUS = ("notification channel", "uptime check", "alert policy", "scheduler job")
 
 
@@ -64,6 +68,7 @@ class SetupOptions:
     service_account: str | None = None
     project_number: str | None = None
     stage: str | None = None  # the deploy's stage: where its secrets and functions are found
+    fast: bool = False  # the reconcile job every minute: detection by probe for the warm standby
 
 
 @dataclass(frozen=True)
@@ -176,6 +181,9 @@ def resolve(settings: Settings, options: SetupOptions) -> Target:
     if options.project_number is not None and not str(options.project_number).isdigit():
         raise ConfigError("--project-number", f"{options.project_number!r} is not a project number (digits only)")
 
+    if options.fast and not options.scheduler:
+        raise ConfigError("--fast", "needs the reconcile job: detection by probe is a reconcile round a minute; "
+                          "leave out --no-scheduler")
     scheduler_region = options.scheduler_region or settings.region
     if options.scheduler and not scheduler_region:
         raise ConfigError("SWITCH_REGION", "is not set; the scheduler job needs a region: set SWITCH_REGION "
@@ -208,7 +216,7 @@ def _scope(settings: Settings, options: SetupOptions) -> Target:
 def _looking(labels: tuple[str, ...], target: Target) -> tuple[str, ...]:
     """The kinds that can be looked for: the scheduler job needs a region, the functions need SWITCH_REGION."""
     return tuple(label for label in labels if (label != "scheduler job" or target.scheduler_region)
-                 and (label != "function" or target.region))
+                 and (label not in ("function", "replica") or target.region))
 
 
 def with_deployed_url(settings: Settings, options: SetupOptions, out: Callable[[str], None]) -> SetupOptions:
@@ -281,15 +289,20 @@ def setup(settings: Settings, options: SetupOptions = SetupOptions(), *, dry_run
 
     engine.apply(kinds(*SETUP), ctx)
     ctx.rec.summary("setup")
+    if options.fast and not (settings.standby and settings.probe_failover_after):
+        out(f"next: set SWITCH_STANDBY=true and SWITCH_PROBE_FAILOVER_AFTER={FAST_PROBE_ROUNDS} on the function "
+            f"(export them and run python -m switch deploy again); reconcile then keeps a warm standby and fails "
+            f"over after {FAST_PROBE_ROUNDS} failed rounds, without waiting for the alert")
     return ctx.rec.outcomes
 
 
 def teardown(settings: Settings, options: SetupOptions = SetupOptions(), *, dry_run: bool = False,
              out: Callable[[str], None] = print) -> list[Outcome]:
-    """Delete what setup created: only items labelled as switch's for this service.
+    """Delete what setup created, and the replica: only items labelled as switch's for this service.
 
     Policy first (it references the channel and the check), then check,
-    channel, and the scheduler job. Anything else is never touched.
+    channel, the scheduler job and the replica (kept while visitors are on
+    it). Anything else is never touched.
     """
     scope = _scope(settings, options)
     ctx = _context(settings, scope, out, dry_run)

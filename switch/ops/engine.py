@@ -40,7 +40,7 @@ SECRET_KEYS = frozenset({"password", "auth_token", "service_key", "authorization
 
 WOULD = {"created": "would create", "updated": "would update", "deleted": "would delete",
          "granted": "would grant", "replaced": "would replace"}
-SUMMARY_ORDER = ("created", "updated", "replaced", "deleted", "granted", "unchanged", "skipped", "would create",
+SUMMARY_ORDER = ("created", "updated", "replaced", "deleted", "granted", "unchanged", "kept", "skipped", "would create",
                  "would update", "would replace", "would delete", "would grant")
 
 
@@ -220,6 +220,10 @@ class Kind:
     def delete(self, ctx: Context, item: dict) -> None:
         raise NotImplementedError
 
+    def in_use(self, ctx: Context, item: dict) -> str | None:
+        """Why teardown must keep this item of ours for now (the replica visitors are on), or None."""
+        return None
+
     def after_create(self, ctx: Context, created: dict) -> None:
         """Work that follows a create (a first secret version, say)."""
 
@@ -363,7 +367,10 @@ def destroy(kinds: list[Kind], ctx: Context) -> list[Outcome]:
                            f"could not look: {exc.message}")
             continue
         for item in sorted(existing, key=kind.name_of):
-            if kind.ours(ctx, item):
+            busy = kind.in_use(ctx, item) if kind.ours(ctx, item) else None
+            if busy:
+                ctx.rec.record("kept", kind.label, kind.display(ctx, item), kind.name_of(item), busy)
+            elif kind.ours(ctx, item):
                 _delete(kind, ctx, item)
             elif kind.named:
                 ctx.rec.record("skipped", kind.label, kind.display(ctx, item), kind.name_of(item),

@@ -14,6 +14,7 @@ from .check import UptimeCheck
 from .job import SchedulerJob
 from .policy import AlertPolicy
 from .publisher import PublisherGrant
+from .replica import ReplicaService
 
 KINDS: dict[str, type[Kind]] = {kind.label: kind for kind in (
     NotificationChannel,
@@ -21,6 +22,7 @@ KINDS: dict[str, type[Kind]] = {kind.label: kind for kind in (
     UptimeCheck,
     AlertPolicy,
     SchedulerJob,
+    ReplicaService,
 )}
 
 

@@ -17,6 +17,7 @@ from .. import marks
 from ..engine import Kind, Row
 
 SCHEDULE = "*/5 * * * *"
+FAST_SCHEDULE = "* * * * *"  # setup --fast: each call is one round of detection by probe
 TIME_ZONE = "Etc/UTC"
 PREFIX = "switch-reconcile-"
 
@@ -43,11 +44,13 @@ def body(settings, target, options) -> dict:
         raw = base64.b64encode(f"{settings.basic_user}:{settings.basic_password}".encode()).decode()
         headers["Authorization"] = f"Basic {raw}"
         secret = headers["Authorization"]
+    fast = options.fast
     return {
         "name": job_name(settings, target.scheduler_region),
-        "description": (f"{marks.MARKER}; service: {settings.service}; calls /reconcile every 5 minutes; "
+        "description": (f"{marks.MARKER}; service: {settings.service}; calls /reconcile every "
+                        f"{'minute' if fast else '5 minutes'}; "
                         f"secret {marks.fingerprint(target.project, target.service, secret)}"),
-        "schedule": SCHEDULE,
+        "schedule": FAST_SCHEDULE if fast else SCHEDULE,
         "timeZone": TIME_ZONE,
         "httpTarget": http_target,
     }
@@ -101,7 +104,7 @@ class SchedulerJob(Kind):
 
     def detail(self, action, body, changed):
         if action == "created":
-            return f"{SCHEDULE} → /reconcile"
+            return f"{body.get('schedule')} → /reconcile"
         if action == "unchanged":
             return body.get("state", "").lower()
         return ", ".join(changed)
