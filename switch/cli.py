@@ -155,6 +155,10 @@ def cmd_reconcile(args) -> int:
 def cmd_drill(args) -> int:
     from .drill import run
 
+    if args.live and args.standby:
+        raise ConfigError("--standby", "rehearses on this machine's emulator only; --live makes a throwaway "
+                          "replica and never switches traffic, so there is no standby to rehearse")
+
     return run(args)
 
 
@@ -218,6 +222,9 @@ def build_parser() -> argparse.ArgumentParser:
     drill.add_argument("--live", action="store_true", help="rehearse against the real project in SWITCH_* variables")
     drill.add_argument("--ready-delay", type=_seconds, default=2.0, metavar="S",
                        help="seconds the emulated replica takes to become ready (default 2; Cloud Run takes 10-130)")
+    drill.add_argument("--standby", action="store_true",
+                       help="rehearse with a warm standby (SWITCH_STANDBY=true): reconcile creates it before the "
+                            "outage, the failover only switches traffic, the failback keeps it (local only)")
     drill.set_defaults(func=cmd_drill)
 
     emulator = sub.add_parser("emulator", help=COMMANDS["emulator"], add_help=False,

@@ -8,6 +8,10 @@ uptime alert sends, checks each step from the outside (the emulator's state
 and a visitor's view through the emulated Cloudflare edge), brings home back,
 sends the closing notification and checks the failback.
 
+--standby: the same with SWITCH_STANDBY=true: reconcile creates the warm
+standby before the outage, the failover only probes, wakes it and switches
+traffic (no create, no IAM write), and the failback keeps it.
+
 --live: a throwaway replica (SWITCH_SERVICE + "-drill") in the real project:
 create, wait ready, make public, check its URL answers, delete. No traffic is
 switched, and the real replica name is never touched.
@@ -212,11 +216,11 @@ def steps_of(answer: requests.Response) -> dict:
 
 def run_local(args, out=None) -> int:
     from .emulator import Emulator, HomeSite
-    from .traffic.cloudflare import rule_ref
 
+    standby = bool(getattr(args, "standby", False))
     t = Timeline(out)
-    print("switch drill: a rehearsal of failover and failback on this machine (no cloud account needed)",
-          file=t.out)
+    print("switch drill: a rehearsal of failover and failback on this machine (no cloud account needed)"
+          + (", with a warm standby" if standby else ""), file=t.out)
     emulator = Emulator(ready_delay=args.ready_delay, delete_delay=1.0, cloudflare_token=CF_TOKEN).start()
     home = HomeSite().start()
     emulator.set_origin(HOST, home.url)
@@ -229,6 +233,7 @@ def run_local(args, out=None) -> int:
         "SWITCH_HOME_URL": home.url, "SWITCH_PROBE_COUNT": "3", "SWITCH_PROBE_INTERVAL_SECONDS": "0.2",
         "SWITCH_MIN_ACTIVE_SECONDS": "0", "SWITCH_POLL_INTERVAL_SECONDS": "0.5",
         "SWITCH_READY_TIMEOUT_SECONDS": str(max(30, args.ready_delay * 5)),
+        **({"SWITCH_STANDBY": "true"} if standby else {}),
     })
     try:
         t.ok(f"emulator on {emulator.url} (Cloud Run, Monitoring, Cloudflare; replica ready after "
@@ -239,101 +244,149 @@ def run_local(args, out=None) -> int:
              f"answered after {started_in:.2f} s)")
         status, _ = visit(emulator, "/")
         t.check(status == 200, f"a visitor to https://{HOST}/ reaches home ({status})")
-
-        # -- the outage --------------------------------------------------------
-        home.go_down()
-        t.event("power cut: the home site goes dark")
-        status, _ = visit(emulator, "/")
-        t.check(status == 521, f"a visitor to https://{HOST}/ gets Cloudflare's error {status} (origin down)")
-        started_at = int(time.time())
-        incident = f"0.drill{started_at}"
-        t.event(f"uptime check fails, the alert fires: POST / (incident {incident} open)")
-        sent = time.monotonic()
-
-        def describe() -> str:
-            service = emulator.services(PROJECT, REGION).get(SERVICE)
-            if service is None:
-                return "creating the replica"
-            ready = next((c for c in service.get("status", {}).get("conditions", []) if c["type"] == "Ready"), {})
-            if ready.get("status") == "True":
-                return f"replica {SERVICE} is ready; switching traffic"
-            return (f"replica {SERVICE}: Ready {ready.get('status', 'Unknown')} "
-                    f"({ready.get('reason') or ready.get('message') or 'deploying'})")
-
-        with t.waiting(describe):
-            answer = function.call("POST", "/", notification("open", incident, started_at, None))
-        failover_s = time.monotonic() - sent
-        steps = steps_of(answer)
-        if not t.check(answer.status_code == 200, f"the function answered {answer.status_code}",
-                       f"the function answered {answer.status_code}: {answer.text[:300]}"):
+        if standby and not _prepare_standby(t, emulator, function, args.ready_delay):
             return _verdict(t, None, None, function)
-        # From the alert leaving here to the replica being ready: the whole answer time
-        # minus the steps that came after readiness.
-        ready_s = failover_s - sum(steps[s]["ms"] for s in ("public", "domain", "traffic", "activated")
-                                   if s in steps) / 1000
-        probe = steps.get("probe", {})
-        t.check(bool(probe) and "not healthy" in probe.get("detail", ""),
-                f"{'the function probed home too: down':<45} {probe.get('ms', 0):>6} ms  {probe.get('detail', '')}",
-                "the function did not probe home before sending traffic away")
-        if "ready" not in steps and args.ready_delay == 0 and "create" in steps:
-            # Ready the moment it was created: there was nothing to wait for.
-            steps["ready"] = {"ms": 0, "changed": True, "detail": "ready when created (--ready-delay 0)"}
-        for name, text in (("create", "replica created"), ("ready", "replica ready"),
-                           ("traffic", "traffic switched: Cloudflare redirect enabled"),
-                           ("activated", "the replica notes that visitors are on it")):
-            t.check(name in steps and steps[name]["changed"],
-                    f"{text:<45} {steps.get(name, {}).get('ms', 0):>6} ms  {steps.get(name, {}).get('detail', '')}",
-                    f"{text}: the function reports no such step")
-        replica_url = answer.json().get("url")
-        service = emulator.services(PROJECT, REGION).get(SERVICE) or {}
-        labels = service.get("metadata", {}).get("labels", {})
-        annotations = service.get("metadata", {}).get("annotations", {})
-        t.check(annotations.get("run.googleapis.com/invoker-iam-disabled") == "true" and "public" not in steps,
-                "the replica was public at creation: no IAM write, no wait for IAM to propagate",
-                "the replica was made public by an IAM grant, not at creation")
-        t.check(labels.get("managed-by") == "switch", "the replica carries the label managed-by=switch")
-        status, location = visit(emulator, "/about?from=drill")
-        t.check(status == 302 and bool(location) and location.startswith(replica_url or "-")
-                and location.endswith("/about?from=drill"),
-                f"a visitor to https://{HOST}/about?from=drill gets 302 → {location}")
-        if location:
-            page = requests.get(location, timeout=5)
-            t.check(page.status_code == 200, f"the replica serves the page ({page.status_code})")
-        status, location = visit(emulator, "/healthz")
-        t.check(status == 521 and location is None,
-                f"/healthz is not redirected: it still reaches the dark home ({status}), so the uptime check "
-                "keeps telling the truth")
-
-        # -- home comes back ---------------------------------------------------
-        home.come_back()
-        t.event("power is back: the home site answers again")
-        t.event(f"uptime check passes, the alert closes: POST / (incident {incident} closed)")
-        sent = time.monotonic()
-        with t.waiting(lambda: "probing home, then failing back"):
-            answer = function.call("POST", "/", notification("closed", incident, started_at, int(time.time())))
-        failback_s = time.monotonic() - sent
-        steps = steps_of(answer)
-        t.check(answer.status_code == 200 and answer.json().get("action") == "failback",
-                f"the function failed back ({answer.status_code})",
-                f"the function did not fail back: {answer.status_code} {answer.text[:300]}")
-        for name, text in (("probe", "home probed healthy"), ("traffic", "traffic home: redirect disabled"),
-                           ("delete", "replica deleted")):
-            t.check(name in steps and (steps[name]["changed"] or name == "probe"),
-                    f"{text:<45} {steps.get(name, {}).get('ms', 0):>6} ms  {steps.get(name, {}).get('detail', '')}",
-                    f"{text}: the function reports no such step")
-        t.check(SERVICE not in emulator.services(PROJECT, REGION), "no replica is left behind")
-        rules = [r for r in emulator.redirect_rules(ZONE) if r.get("ref") == rule_ref(SERVICE, HOST)]
-        t.check(all(not r.get("enabled") for r in rules), "the redirect rule is off")
-        status, location = visit(emulator, "/")
-        t.check(status == 200 and location is None, f"a visitor to https://{HOST}/ reaches home again ({status})")
-        return _verdict(t, (failover_s, ready_s), failback_s, function)
+        timings = _outage(t, emulator, home, function, args.ready_delay, standby)
+        if timings is None:
+            return _verdict(t, None, None, function)
+        failback_s = _recovery(t, emulator, home, function, standby, timings[2])
+        return _verdict(t, timings[:2], failback_s, function, standby)
     finally:
         function.stop()
         home.stop()
         emulator.stop()
 
 
-def _verdict(t: Timeline, failover, failback_s, function) -> int:
+def _replica_state(emulator) -> str:
+    service = emulator.services(PROJECT, REGION).get(SERVICE)
+    if service is None:
+        return "creating the replica"
+    ready = next((c for c in service.get("status", {}).get("conditions", []) if c["type"] == "Ready"), {})
+    if ready.get("status") == "True":
+        return f"replica {SERVICE} is ready"
+    return (f"replica {SERVICE}: Ready {ready.get('status', 'Unknown')} "
+            f"({ready.get('reason') or ready.get('message') or 'deploying'})")
+
+
+def _prepare_standby(t: Timeline, emulator, function, ready_delay: float) -> bool:
+    """Before the storm: reconcile (what Cloud Scheduler calls) creates the warm standby."""
+    t.event("before any outage, the reconcile job runs: POST /reconcile (SWITCH_STANDBY=true)")
+    answer = function.call("POST", "/reconcile", {})
+    if not t.check(answer.status_code == 200 and answer.json().get("action") == "standby",
+                   f"reconcile created the warm standby ({answer.status_code})",
+                   f"reconcile did not create the standby: {answer.status_code} {answer.text[:300]}"):
+        return False
+    deadline = time.monotonic() + ready_delay + 30
+    with t.waiting(lambda: _replica_state(emulator)):
+        while not _replica_state(emulator).endswith("is ready") and time.monotonic() < deadline:
+            time.sleep(0.1)
+    service = emulator.services(PROJECT, REGION).get(SERVICE) or {}
+    annotations = service.get("metadata", {}).get("annotations", {})
+    t.check(_replica_state(emulator).endswith("is ready")
+            and annotations.get("run.googleapis.com/invoker-iam-disabled") == "true"
+            and "switch/activated-at" not in annotations,
+            "the warm standby is ready and public, with no visitors (Cloud Run scales it to zero)")
+    status, _ = visit(emulator, "/")
+    t.check(status == 200, f"visitors still go home ({status}): the standby carries no traffic")
+    emulator.clear_requests()
+    return True
+
+
+def _outage(t: Timeline, emulator, home, function, ready_delay: float, standby: bool):
+    """The power cut and the alert; returns (alert to traffic, alert to ready, incident) or None."""
+    home.go_down()
+    t.event("power cut: the home site goes dark")
+    status, _ = visit(emulator, "/")
+    t.check(status == 521, f"a visitor to https://{HOST}/ gets Cloudflare's error {status} (origin down)")
+    started_at = int(time.time())
+    incident = f"0.drill{started_at}"
+    t.event(f"uptime check fails, the alert fires: POST / (incident {incident} open)")
+    sent = time.monotonic()
+    with t.waiting(lambda: _replica_state(emulator) + "; switching traffic"):
+        answer = function.call("POST", "/", notification("open", incident, started_at, None))
+    failover_s = time.monotonic() - sent
+    steps = steps_of(answer)
+    if not t.check(answer.status_code == 200, f"the function answered {answer.status_code}",
+                   f"the function answered {answer.status_code}: {answer.text[:300]}"):
+        return None
+    # From the alert leaving here to the replica being ready: the whole answer time
+    # minus the steps that came after readiness.
+    ready_s = failover_s - sum(steps[s]["ms"] for s in ("public", "domain", "traffic", "activated")
+                               if s in steps) / 1000
+    probe = steps.get("probe", {})
+    t.check(bool(probe) and "not healthy" in probe.get("detail", ""),
+            f"{'the function probed home too: down':<45} {probe.get('ms', 0):>6} ms  {probe.get('detail', '')}",
+            "the function did not probe home before sending traffic away")
+    if "ready" not in steps and ready_delay == 0 and "create" in steps:
+        # Ready the moment it was created: there was nothing to wait for.
+        steps["ready"] = {"ms": 0, "changed": True, "detail": "ready when created (--ready-delay 0)"}
+    expected = ((("warm", "the standby woken with one request"),) if standby else
+                (("create", "replica created"), ("ready", "replica ready")))
+    for name, text in expected + (("traffic", "traffic switched: Cloudflare redirect enabled"),
+                                  ("activated", "the replica notes that visitors are on it")):
+        t.check(name in steps and (steps[name]["changed"] or name == "warm"),
+                f"{text:<45} {steps.get(name, {}).get('ms', 0):>6} ms  {steps.get(name, {}).get('detail', '')}",
+                f"{text}: the function reports no such step")
+    if standby:
+        t.check("create" not in steps and not emulator.calls("POST", ":setIamPolicy"),
+                f"no create and no IAM write: {failover_s:.2f} s from the alert to visitors on the standby")
+    replica_url = answer.json().get("url")
+    service = emulator.services(PROJECT, REGION).get(SERVICE) or {}
+    labels = service.get("metadata", {}).get("labels", {})
+    annotations = service.get("metadata", {}).get("annotations", {})
+    t.check(annotations.get("run.googleapis.com/invoker-iam-disabled") == "true" and "public" not in steps,
+            "the replica was public at creation: no IAM write, no wait for IAM to propagate",
+            "the replica was made public by an IAM grant, not at creation")
+    t.check(labels.get("managed-by") == "switch", "the replica carries the label managed-by=switch")
+    status, location = visit(emulator, "/about?from=drill")
+    t.check(status == 302 and bool(location) and location.startswith(replica_url or "-")
+            and location.endswith("/about?from=drill"),
+            f"a visitor to https://{HOST}/about?from=drill gets 302 → {location}")
+    if location:
+        page = requests.get(location, timeout=5)
+        t.check(page.status_code == 200, f"the replica serves the page ({page.status_code})")
+    status, location = visit(emulator, "/healthz")
+    t.check(status == 521 and location is None,
+            f"/healthz is not redirected: it still reaches the dark home ({status}), so the uptime check "
+            "keeps telling the truth")
+    return failover_s, ready_s, (incident, started_at)
+
+
+def _recovery(t: Timeline, emulator, home, function, standby: bool, incident) -> float:
+    """Power back and the closing alert; returns how long the failback took."""
+    from .traffic.cloudflare import rule_ref
+
+    incident, started_at = incident
+    home.come_back()
+    t.event("power is back: the home site answers again")
+    t.event(f"uptime check passes, the alert closes: POST / (incident {incident} closed)")
+    sent = time.monotonic()
+    with t.waiting(lambda: "probing home, then failing back"):
+        answer = function.call("POST", "/", notification("closed", incident, started_at, int(time.time())))
+    failback_s = time.monotonic() - sent
+    steps = steps_of(answer)
+    t.check(answer.status_code == 200 and answer.json().get("action") == "failback",
+            f"the function failed back ({answer.status_code})",
+            f"the function did not fail back: {answer.status_code} {answer.text[:300]}")
+    last = ("rest", "the warm standby stays, idle") if standby else ("delete", "replica deleted")
+    for name, text in (("probe", "home probed healthy"), ("traffic", "traffic home: redirect disabled"), last):
+        t.check(name in steps and (steps[name]["changed"] or name == "probe"),
+                f"{text:<45} {steps.get(name, {}).get('ms', 0):>6} ms  {steps.get(name, {}).get('detail', '')}",
+                f"{text}: the function reports no such step")
+    service = emulator.services(PROJECT, REGION).get(SERVICE)
+    if standby:
+        t.check(service is not None and "switch/activated-at" not in service["metadata"]["annotations"],
+                "the warm standby is still there, with no visitors, for the next outage")
+    else:
+        t.check(service is None, "no replica is left behind")
+    rules = [r for r in emulator.redirect_rules(ZONE) if r.get("ref") == rule_ref(SERVICE, HOST)]
+    t.check(all(not r.get("enabled") for r in rules), "the redirect rule is off")
+    status, location = visit(emulator, "/")
+    t.check(status == 200 and location is None, f"a visitor to https://{HOST}/ reaches home again ({status})")
+    return failback_s
+
+
+def _verdict(t: Timeline, failover, failback_s, function, standby: bool = False) -> int:
     print(file=t.out)
     if t.failures:
         print(f"verdict: FAIL — {len(t.failures)} step(s) did not happen: {'; '.join(t.failures)}", file=t.out)
@@ -343,8 +396,12 @@ def _verdict(t: Timeline, failover, failback_s, function) -> int:
                 print("  " + line.rstrip(), file=t.out)
         return 1
     failover_s, ready_s = failover
-    print(f"verdict: PASS — alert to replica ready {ready_s:.2f} s, alert to traffic switched {failover_s:.2f} s, "
-          f"failback {failback_s:.2f} s, nothing left behind", file=t.out)
+    if standby:
+        print(f"verdict: PASS — alert to traffic switched {failover_s:.2f} s (warm standby), "
+              f"failback {failback_s:.2f} s, the standby kept for the next outage", file=t.out)
+    else:
+        print(f"verdict: PASS — alert to replica ready {ready_s:.2f} s, alert to traffic switched "
+              f"{failover_s:.2f} s, failback {failback_s:.2f} s, nothing left behind", file=t.out)
     return 0
 
 

@@ -98,6 +98,22 @@ def test_the_drill_passes_and_says_so_even_with_no_ready_delay():
     assert "✗" not in result.stdout
 
 
+def test_the_standby_drill_fails_over_without_a_create_and_keeps_the_standby():
+    result = run("drill", "--standby", "--ready-delay", "0.2", timeout=90)
+
+    assert result.returncode == 0, result.stdout[-2000:]
+    assert "reconcile created the warm standby" in result.stdout
+    assert "no create and no IAM write" in result.stdout
+    assert "the warm standby is still there" in result.stdout
+    assert "verdict: PASS" in result.stdout and "✗" not in result.stdout
+
+
+def test_the_standby_drill_is_local_only():
+    result = run("drill", "--live", "--standby")
+
+    assert result.returncode == 2 and "--standby" in result.stderr
+
+
 @pytest.mark.parametrize("value", ["-1", "soon", "nan"])
 def test_the_drill_refuses_a_ready_delay_that_is_not_a_time(value):
     result = run("drill", "--ready-delay", value)
