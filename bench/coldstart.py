@@ -18,6 +18,10 @@ The trivial function answers "ok" to both; its first answer is the yardstick
 for both ratios. Pairs alternate which starts first, so drift on a shared
 machine falls on both; the figures are medians.
 
+CPU: user + system seconds of the arbiter and its worker at the useful
+answer, and from it the start on a fraction of a vCPU (CPU seconds ÷ share),
+which is what sizes the deployed function (switch/ops/deploy.py).
+
 Peak RSS: VmHWM (peak resident set) from /proc after the useful answer.
 functions-framework runs gunicorn: the arbiter (the spawned process, which
 imported main.py) forks one worker that serves the requests. The bar is on
@@ -34,10 +38,12 @@ import subprocess
 import sys
 import tempfile
 import time
+from pathlib import Path
 
 from . import common
 from .common import BEARER, children, http_get, median, proc_kb
 
+CPU_SHARES = ("0.167", "0.333", "0.583", "1")
 KINDS = {
     "switch": ("switch", common.ROOT / "main.py"),
     "trivial": ("trivial", common.BENCH / "trivial_main.py"),
@@ -78,8 +84,10 @@ def start_once(kind: str, env: dict, timeout: float = 30.0) -> dict:
             workers = children(process.pid)
             worker = workers[0] if workers else None
             pss = [proc_kb(pid, "Pss", "smaps_rollup") for pid in [process.pid, *workers]]
+            cpu = [cpu_seconds(pid) for pid in [process.pid, *workers]]
             return {
                 "first_s": first, "first_status": first_status, "useful_s": useful,
+                "cpu_s": round(sum(cpu), 3) if all(c is not None for c in cpu) else None,
                 "worker_hwm_mb": _mb(proc_kb(worker, "VmHWM")) if worker else None,
                 "arbiter_hwm_mb": _mb(proc_kb(process.pid, "VmHWM")),
                 "tree_pss_mb": _mb(sum(pss)) if all(p is not None for p in pss) else None,
@@ -92,6 +100,15 @@ def start_once(kind: str, env: dict, timeout: float = 30.0) -> dict:
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
+
+
+def cpu_seconds(pid: int) -> float | None:
+    """User + system CPU seconds ``pid`` has used (/proc/PID/stat utime and stime)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _mb(kb: int | None) -> float | None:
@@ -116,9 +133,13 @@ def measure(emulator, repeat: int, warmup: bool, progress=None) -> dict:
         values = [s[key] for s in samples[kind] if s[key] is not None]
         return round(median(values), 3) if values else None
 
-    result = {kind: {key: med(kind, key) for key in ("first_s", "useful_s", "worker_hwm_mb", "arbiter_hwm_mb",
-                                                      "tree_pss_mb")}
+    result = {kind: {key: med(kind, key) for key in ("first_s", "useful_s", "cpu_s", "worker_hwm_mb",
+                                                      "arbiter_hwm_mb", "tree_pss_mb")}
               for kind in samples}
+    cpu = result["switch"]["cpu_s"]
+    # Start-up is CPU-bound: on a fraction of a vCPU the same work takes that much longer. The shares
+    # are what Cloud Run functions give each memory size when no CPU is set (256 MB: 0.167 vCPU ...).
+    result["projected_useful_s"] = {share: round(cpu / float(share), 2) for share in CPU_SHARES} if cpu else None
     trivial = result["trivial"]["first_s"]
     result["ratio_first"] = round(result["switch"]["first_s"] / trivial, 2)
     result["ratio_useful"] = round(result["switch"]["useful_s"] / trivial, 2)

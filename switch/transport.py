@@ -8,7 +8,8 @@ thread (functions-framework serves requests on gunicorn threads), and one seam
 that both unit tests (``responses``) and the emulator (a loopback root) use.
 
 The adapter contract googleapiclient relies on (cloudrun.md §9): ``request()``
-returns ``(httplib2.Response, bytes)`` with an int ``.status``, lowercase
+returns ``(response, bytes)``, the response a dict like ``httplib2.Response``
+with an int ``.status``, lowercase
 header keys, ``.reason`` set, redirects not followed; requests' timeouts and
 connection errors become ``socket.timeout`` and the builtin
 ``ConnectionError``, which ``execute(num_retries=...)`` retries. A requests
@@ -18,14 +19,18 @@ why the contract is pinned down by tests.
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
 import json
+import os
 import random
 import socket
+import sys
 import threading
 import time
+import types
 from typing import Callable
 
-import httplib2
 import requests
 
 from . import logs
@@ -35,6 +40,20 @@ from .errors import ConfigError, UpstreamError
 SCOPES = ("https://www.googleapis.com/auth/cloud-platform",)
 NO_CREDENTIALS = ("no Google credentials found; on Google Cloud give the function a service account, elsewhere run "
                   "`gcloud auth application-default login` or point GOOGLE_APPLICATION_CREDENTIALS at a key file")
+# The function's own account's token, as Cloud Run hands it to every instance.
+METADATA_TOKEN_URL = "http://metadata.google.internal/computeMetadata/v1/instance/service-accounts/default/token"
+
+
+class Response(dict):
+    """What ``httplib2.Response`` is to googleapiclient: the headers (lowercase) with ``.status`` and ``.reason``.
+
+    Our own, so the first request does not import httplib2 (and its pyparsing).
+    """
+
+    def __init__(self, info: dict, status: int, reason: str):
+        super().__init__(info)
+        self.status = status
+        self.reason = reason
 
 
 class RequestsHttp:
@@ -64,9 +83,7 @@ class RequestsHttp:
             raise ConnectionError(f"{method} {uri}: {exc}") from exc
         info = {key.lower(): value for key, value in answer.headers.items()}
         info["status"] = str(answer.status_code)
-        response = httplib2.Response(info)
-        response.reason = answer.reason
-        return response, answer.content
+        return Response(info, answer.status_code, answer.reason), answer.content
 
     def _discard_session(self) -> None:
         # A pooled connection that timed out or was reset may be half-used;
@@ -80,12 +97,75 @@ class RequestsHttp:
         self._discard_session()
 
 
+class MetadataCredentials:
+    """The function's own service account on Google Cloud: a token from the metadata server, kept until near expiry.
+
+    One plain GET, instead of ``google.auth.default()``, whose Compute Engine
+    credentials import google.auth.iam, cryptography and asyncio on the first
+    request (a few hundred milliseconds on a fraction of a vCPU). Used only on
+    Cloud Run (``K_SERVICE`` set) without GOOGLE_APPLICATION_CREDENTIALS;
+    everywhere else google-auth's Application Default Credentials decide.
+    """
+
+    EARLY = 60.0  # renew this long before Google says the token expires
+
+    def __init__(self, timeout: float = 5.0, clock: Callable[[], float] = time.monotonic):
+        self.timeout = timeout
+        self.clock = clock
+        self._lock = threading.Lock()
+        self._token: str | None = None
+        self._until = 0.0
+
+    def authorization(self) -> str:
+        with self._lock:
+            if self._token is None or self.clock() >= self._until:
+                answer = requests.get(METADATA_TOKEN_URL, headers={"Metadata-Flavor": "Google"},
+                                      timeout=self.timeout)
+                if answer.status_code != 200:
+                    # Retried like a dropped connection: the metadata server answers again shortly.
+                    raise requests.exceptions.ConnectionError(
+                        f"the metadata server answered {answer.status_code} for the function's access token")
+                token = answer.json()
+                self._token = token["access_token"]
+                self._until = self.clock() + max(float(token.get("expires_in", 0)) - self.EARLY, 0.0)
+            return f"Bearer {self._token}"
+
+    def forget(self) -> None:
+        with self._lock:
+            self._token = None
+
+
+class TokenSession(requests.Session):
+    """A requests session that sends the function's own token, fetched again once if Google answers 401."""
+
+    def __init__(self, credentials: MetadataCredentials):
+        super().__init__()
+        self.credentials = credentials
+
+    def request(self, method, url, *args, headers=None, **kwargs):
+        for attempt in range(2):
+            sent = {**(headers or {}), "Authorization": self.credentials.authorization()}
+            answer = super().request(method, url, *args, headers=sent, **kwargs)
+            if answer.status_code != 401 or attempt:
+                return answer
+            self.credentials.forget()
+        return answer  # pragma: no cover
+
+
+def on_google_cloud(environ=None) -> bool:
+    """Running as a Cloud Run service or function (K_SERVICE) with no key file chosen instead."""
+    env = os.environ if environ is None else environ
+    return bool(env.get("K_SERVICE")) and not env.get("GOOGLE_APPLICATION_CREDENTIALS")
+
+
 def credentials_for(endpoint: str):
-    """Anonymous credentials for a local emulator, else Application Default Credentials."""
+    """Anonymous credentials for a local emulator; on Cloud Run the metadata server; else ADC."""
     if is_loopback_url(endpoint):
         from google.auth.credentials import AnonymousCredentials
 
         return AnonymousCredentials()
+    if on_google_cloud():
+        return MetadataCredentials()
     import google.auth
     from google.auth.exceptions import DefaultCredentialsError
 
@@ -98,7 +178,13 @@ def credentials_for(endpoint: str):
 
 def session_factory(endpoint: str) -> Callable[[], requests.Session]:
     """Sessions that carry the right credentials for ``endpoint``."""
+    from google.auth.credentials import AnonymousCredentials
+
     credentials = credentials_for(endpoint)
+    if isinstance(credentials, AnonymousCredentials):
+        return requests.Session
+    if isinstance(credentials, MetadataCredentials):
+        return lambda: TokenSession(credentials)
 
     def make() -> requests.Session:
         from google.auth.transport.requests import AuthorizedSession
@@ -108,12 +194,62 @@ def session_factory(endpoint: str) -> Callable[[], requests.Session]:
     return make
 
 
+# Imported by googleapiclient at its top, but never used on switch's path:
+# httplib2 and google_auth_httplib2 (switch's own transport is requests;
+# httplib2 pulls in pyparsing) and google.oauth2.service_account (for key
+# files googleapiclient would authorize itself; it pulls in cryptography and
+# asyncio), and google-auth's regional access boundary helpers (asyncio; only
+# service-account and Compute Engine credentials use them, and switch's own
+# token comes from the metadata server). Until
+# something uses them, a stand-in answers ``import``; the first attribute
+# anyone reads loads the real module. (The standard library's LazyLoader does
+# not serve: an ``import`` statement of a lazy module reads ``__spec__``, and
+# that loads it, python/cpython#127036.)
+DEFERRED = ("httplib2", "google_auth_httplib2", "google.oauth2.service_account",
+            "google.auth._regional_access_boundary_utils")
+_deferred_lock = threading.RLock()
+
+
+class _Deferred(types.ModuleType):
+    """A module that is imported for real the first time one of its attributes is read."""
+
+    def __init__(self, name: str, spec):
+        super().__init__(name)
+        self.__spec__ = spec
+        self.__loader__ = spec.loader
+        self.__file__ = spec.origin
+
+    def __getattr__(self, attr: str):  # only for attributes the stand-in does not have
+        name = self.__name__
+        with _deferred_lock:
+            if sys.modules.get(name) is self:
+                del sys.modules[name]
+                # What importers set on the stand-in (httplib2.RETRIES = 1) goes to the real module.
+                mine = {k: v for k, v in vars(self).items() if not k.startswith("__")}
+                real = importlib.import_module(name)
+                for key, value in mine.items():
+                    setattr(real, key, value)
+        real = sys.modules.get(name) or importlib.import_module(name)
+        vars(self).update({k: v for k, v in vars(real).items() if k not in ("__spec__", "__loader__")})
+        return getattr(real, attr)
+
+
+def _defer_unused_imports() -> None:
+    for name in DEFERRED:
+        if name in sys.modules:
+            continue
+        spec = importlib.util.find_spec(name)
+        if spec is not None:
+            sys.modules[name] = _Deferred(name, spec)
+
+
 def build_client(api: str, version: str, endpoint: str, timeout: float):
     """A discovery-built client on ``endpoint`` that sends everything through requests.
 
     Static discovery: the API description ships inside google-api-python-client,
     so building a client makes no network call.
     """
+    _defer_unused_imports()
     from googleapiclient.discovery import build
 
     http = RequestsHttp(session_factory(endpoint), timeout)

@@ -10,6 +10,7 @@ way round.
 from __future__ import annotations
 
 import ast
+import json
 import subprocess
 import sys
 
@@ -119,3 +120,57 @@ def test_starting_the_function_loads_no_operator_side_emulator_or_benchmark_code
                             check=True).stdout.split()
     assert "switch.app" in loaded
     assert [m for m in loaded if m.startswith(OPERATOR) or m.startswith("googleapiclient")] == []
+
+
+FIRST_REQUEST = """
+import json, os, sys
+sys.path.insert(0, '.')
+from switch.emulator import Emulator
+emulator = Emulator(ready_delay=0).start()
+os.environ.update(SWITCH_PROJECT="switch-demo", SWITCH_REGION="europe-west1", SWITCH_IMAGE="example/site:1",
+                  SWITCH_TOKEN="t0ken-for-tests-0123456789", SWITCH_RUN_ENDPOINT=emulator.url)
+before = set(sys.modules)
+import functions_framework
+client = functions_framework.create_app("switch", "main.py").test_client()
+answer = client.get("/status", headers={"Authorization": "Bearer t0ken-for-tests-0123456789"})
+assert answer.status_code == 200, answer.get_data(as_text=True)
+loaded = {m: type(sys.modules[m]).__name__ for m in sys.modules if m not in before}
+emulator.stop()
+print(json.dumps(loaded))
+"""
+
+
+def test_the_first_request_to_google_loads_neither_pyparsing_nor_cryptography_nor_asyncio():
+    # Each costs tens of milliseconds of a cold start and none is on switch's path (switch/transport.py).
+    answer = subprocess.run([sys.executable, "-c", FIRST_REQUEST], cwd=ROOT, capture_output=True, text=True,
+                            timeout=60)
+    assert answer.returncode == 0, answer.stderr[-2000:]
+    loaded = json.loads(answer.stdout.splitlines()[-1])
+
+    assert "googleapiclient.discovery" in loaded  # the Run v1 client is the discovery-built one
+    heavy = [m for m in loaded if m.split(".")[0] in ("pyparsing", "cryptography", "asyncio")]
+    assert heavy == []
+    assert loaded["httplib2"] == "_Deferred" and loaded["google.oauth2.service_account"] == "_Deferred"
+
+
+DEFERRED_USE = """
+import sys
+sys.path.insert(0, '.')
+from switch import transport
+transport._defer_unused_imports()
+import googleapiclient.discovery as discovery
+import httplib2
+from google.oauth2 import service_account
+assert type(sys.modules["httplib2"]).__name__ == "_Deferred"
+http = httplib2.Http()  # the first attribute read loads the real module
+assert type(sys.modules["httplib2"]).__name__ == "module" and "pyparsing" in sys.modules
+assert sys.modules["httplib2"].RETRIES == 1  # what googleapiclient set on the stand-in reached the real module
+assert discovery.service_account.Credentials is sys.modules["google.oauth2.service_account"].Credentials
+print("ok")
+"""
+
+
+def test_a_deferred_module_is_the_real_one_as_soon_as_anything_uses_it():
+    answer = subprocess.run([sys.executable, "-c", DEFERRED_USE], cwd=ROOT, capture_output=True, text=True,
+                            timeout=60)
+    assert answer.returncode == 0 and answer.stdout.strip() == "ok", answer.stderr[-2000:]

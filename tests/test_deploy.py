@@ -434,6 +434,38 @@ def test_the_zip_holds_what_the_function_runs_and_nothing_else():
     assert source.build() == (data, digest)  # the same tree, the same bytes
 
 
+THIS_RUNTIME = f"python{sys.version_info[0]}{sys.version_info[1]}"
+
+
+def test_deploying_from_the_runtimes_python_ships_bytecode_the_function_loads_without_compiling(tmp_path):
+    data, digest = source.build(runtime=THIS_RUNTIME)
+    archive = zipfile.ZipFile(io.BytesIO(data))
+    pycs = [n for n in archive.namelist() if n.endswith(".pyc")]
+    sources = [n for n in archive.namelist() if n.endswith(".py")]
+
+    assert len(pycs) == len(sources) and f"switch/__pycache__/app.{sys.implementation.cache_tag}.pyc" in pycs
+    assert source.build(runtime=THIS_RUNTIME) == (data, digest)  # deterministic: unchanged sources upload nothing
+    archive.extractall(tmp_path)
+    # The bytecode is used unchecked: a source that no longer compiles is not even read.
+    (tmp_path / "switch" / "errors.py").write_text("this is not python (\n")
+    result = subprocess.run([sys.executable, "-c", "import switch.errors, sys; print(switch.errors.__cached__)"],
+                            cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().endswith(f"errors.{sys.implementation.cache_tag}.pyc")
+
+
+def test_from_another_python_the_zip_has_no_bytecode_and_the_deploy_says_so(cloud, env):
+    other = "python399"
+    assert not [n for n in zipfile.ZipFile(io.BytesIO(source.build(runtime=other)[0])).namelist()
+                if n.endswith(".pyc")]
+    lines: list[str] = []
+
+    deploying.deploy(DeployOptions(runtime="python314" if THIS_RUNTIME != "python314" else "python313"),
+                     out=lines.append, dry_run=True)
+
+    assert any("compiled at its first start" in line for line in lines)
+
+
 def test_the_zip_runs_on_its_own(tmp_path):
     data, _ = source.build()
     zipfile.ZipFile(io.BytesIO(data)).extractall(tmp_path)

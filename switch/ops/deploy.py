@@ -171,7 +171,7 @@ def resolve(options: DeployOptions = DeployOptions(), env: Mapping[str, str] | N
         problems.extend(_google_credentials(settings))
     if problems:
         raise ConfigError.of(problems)
-    data, digest = source.build()
+    data, digest = source.build(runtime=options.runtime)
     target = DeployTarget(
         project=settings.project, region=settings.region, stage=stage,
         topic=topic if topic.startswith("projects/") else f"projects/{settings.project}/topics/{topic}",
@@ -199,6 +199,10 @@ def deploy(options: DeployOptions = DeployOptions(), *, dry_run: bool = False, e
     ctx = Context(settings=settings, target=target, api=Google(settings), rec=Recorder(out, dry_run))
     out(f"deploy: stage {target.stage} to {target.location} ({target.runtime}, source {len(target.source)} bytes, "
         f"{target.source_hash})")
+    if not source.compiles_for(target.runtime):
+        major, minor = source.runtime_version(target.runtime) or (3, 0)
+        ctx.note(f"the function's own modules are compiled at its first start: deploy with Python {major}.{minor} "
+                 f"(the {target.runtime} runtime's) to ship their bytecode and start faster")
     if not settings.home_url:
         ctx.note("SWITCH_HOME_URL is not set: the function cannot probe the home site, so an automatic failback "
                  "waits for your alert policy's closing notification alone")
