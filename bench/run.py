@@ -9,7 +9,9 @@ Measures on this machine, against the local emulator, in one run:
    and new connections) per event type, events/s and p50/p99 for a duplicate
    open notification and GET /status;
 3. time to recovery in simulation: alert → traffic switched, minus the
-   emulator's ready delay T, for several T;
+   emulator's ready delay T, for several T; and for each mode (on-demand with
+   an IAM grant, on-demand, warm standby, standby + probe detection) the time
+   from the triggering event to traffic switched;
 4. the same failover written the straightforward way (``bench/baseline.py``),
    measured in the same run, as ratios;
 
@@ -28,7 +30,7 @@ import time
 from pathlib import Path
 
 from . import budget as budget_mod
-from . import coldstart, common, cost, imports, recovery
+from . import coldstart, common, cost, imports, modes, recovery
 from .server import serve_emulator
 
 DEFAULT_OUT = common.BENCH / "results" / "latest.json"
@@ -37,6 +39,7 @@ BARS = {
     "peak_rss_mb": 80.0,
     "duplicate_open_google_calls": 1,
     "recovery_overhead_s": 1.0,
+    "standby_failover_s": 1.0,
 }
 
 
@@ -65,10 +68,10 @@ def plan(args) -> dict:
     if args.quick:
         return {"mode": "quick", "repeat": repeat, "warmup": False, "import_runs": 1, "throughput_n": 20,
                 "baseline_duplicates": 5, "ready_delay_for_counts": 0.5, "delays": [0.5],
-                "samples_per_delay": math.ceil(repeat / 2)}
+                "samples_per_delay": math.ceil(repeat / 2), "modes_ready_delay": 0.5, "modes_samples": 1}
     return {"mode": "full", "repeat": repeat, "warmup": True, "import_runs": 3, "throughput_n": 300,
             "baseline_duplicates": 50, "ready_delay_for_counts": 0.5, "delays": [0.5, 1, 2, 4],
-            "samples_per_delay": math.ceil(repeat / 2)}
+            "samples_per_delay": math.ceil(repeat / 2), "modes_ready_delay": 3.0, "modes_samples": repeat}
 
 
 def measure_all(p: dict, progress: common.Progress) -> dict:
@@ -116,12 +119,23 @@ def measure_all(p: dict, progress: common.Progress) -> dict:
             results["time_to_recovery"] = recovery.measure(emulator, p["delays"], p["samples_per_delay"],
                                                            with_baseline=True, progress=progress.line)
             s["text"] = f"max overhead {results['time_to_recovery']['max_overhead_s']:.3f} s beyond T"
+
+        with progress.measuring("modes", f"event → traffic switched for {', '.join(modes.MODES)}; "
+                                         f"T = {p['modes_ready_delay']:g} s, {p['modes_samples']} sample(s) each") as s:
+            results["modes"] = modes.measure(emulator, p["modes_ready_delay"], p["modes_samples"], progress.line)
+            s["text"] = ", ".join(f"{k} {v['event_to_traffic_s']:.2f} s" for k, v in results["modes"]["modes"].items())
     finally:
         server.stop()
 
-    c, t = results["cold_start"], results["time_to_recovery"]
-    results["budget"] = budget_mod.budget(c["switch"]["useful_s"], t["max_overhead_s"])
+    results["budget"] = budget_mod.budgets(results["cold_start"]["switch"]["useful_s"], own_time(results["modes"]))
     return results
+
+
+def own_time(measured: dict) -> dict[str, float]:
+    """The function's own time per mode: event to traffic, less the ready delay T where it waited for it."""
+    delay = measured["ready_delay_s"]
+    return {mode: round(max(row["event_to_traffic_s"] - (delay if row["created"] else 0.0), 0.0), 3)
+            for mode, row in measured["modes"].items()}
 
 
 # -- verdicts and the table --------------------------------------------------------------
@@ -151,6 +165,10 @@ def verdicts(results: dict) -> list[dict]:
     row("first request: lazy imports / client build",
         f"{lazy:.0f} ms / {i['build the Run v1 discovery client']:.0f} ms "
         f"(googleapiclient {i['import googleapiclient.discovery']:.0f} ms)", "info", None, group=g)
+    if c.get("projected_useful_s"):
+        shares = ", ".join(f"{share} vCPU {secs:g} s" for share, secs in c["projected_useful_s"].items())
+        row("CPU to the first useful answer, and the start it makes",
+            f"{c['switch']['cpu_s']:.2f} CPU s (trivial {c['trivial']['cpu_s']:.2f}): {shares}", "info", None, group=g)
     rss = c["switch"]["worker_hwm_mb"]
     row("peak RSS, gunicorn worker (VmHWM)", f"{rss} MB (trivial {c['trivial']['worker_hwm_mb']} MB)",
         f"< {BARS['peak_rss_mb']:.0f} MB", rss is not None and rss < BARS["peak_rss_mb"],
@@ -208,6 +226,20 @@ def verdicts(results: dict) -> list[dict]:
         f"cold {t['worst_case_overhead_s']['cold']:.2f} / {t['expected_overhead_s']['cold']:.2f} s, warm "
         f"{t['worst_case_overhead_s']['warm']:.2f} / {t['expected_overhead_s']['warm']:.2f} s", "info", None,
         group=g)
+
+    g = "event → traffic switched, per mode"
+    m = results["modes"]
+    for mode, x in m["modes"].items():
+        what = (f"{'create, ' if x['created'] else 'no create, '}{x['iam_writes']} IAM write(s), "
+                f"{x['google_calls']} Google + {x['cloudflare_calls']} Cloudflare calls")
+        if x["created"]:
+            bar = f"< T + {BARS['recovery_overhead_s']:g} s"
+            ok = x["event_to_traffic_s"] < m["ready_delay_s"] + BARS["recovery_overhead_s"]
+        else:
+            bar = f"< {BARS['standby_failover_s']:g} s"
+            ok = x["event_to_traffic_s"] < BARS["standby_failover_s"]
+        row(f"{mode} (T = {m['ready_delay_s']:g} s)", f"{x['event_to_traffic_s']:.3f} s; {what}", bar, ok,
+            f"by {x['event_to_traffic_s'] - (m['ready_delay_s'] if x['created'] else 0) - 1:.3f} s", g)
     return rows
 
 
@@ -227,12 +259,14 @@ def table(rows: list[dict]) -> str:
 
 
 def budget_table(b: dict) -> str:
-    lines = [f"  {'stage':<96} {'best':>6} {'typical':>8} {'worst':>6}"]
-    for r in b["rows"]:
-        lines.append(f"  {r['stage']:<96} {r['best_s']:>5g}s {r['typical_s']:>7g}s {r['worst_s']:>5g}s")
-    t, m = b["total_s"], b["total_min"]
-    lines.append(f"  {'total':<96} {t['best']:>5g}s {t['typical']:>7g}s {t['worst']:>5g}s")
-    lines.append(f"  {'':<96} {m['best']:>4g}min {m['typical']:>5g}min {m['worst']:>4g}min")
+    lines = []
+    for mode, x in b["modes"].items():
+        lines.append(f"  {mode}")
+        for r in x["rows"]:
+            lines.append(f"    {r['stage']:<118} {r['best_s']:>5g}s {r['typical_s']:>6g}s {r['worst_s']:>5g}s")
+        t, m = x["total_s"], x["total_min"]
+        lines.append(f"    {'total':<118} {t['best']:>5g}s {t['typical']:>6g}s {t['worst']:>5g}s  "
+                     f"= {m['best']:g} / {m['typical']:g} / {m['worst']:g} min")
     compare = b["compare_min"]
     lines.append(f"  compare: the original {compare['original (blog post)']:g} min; Route 53 health-check "
                  f"failover {compare['Route 53 health-check failover'][0]:g}–"
@@ -254,13 +288,13 @@ def markdown(report: dict) -> str:
     for r in report["verdicts"]:
         verdict = r["verdict"] + (f" ({r['miss']})" if r["miss"] else "")
         out.append(f"| {r['group']} | {r['figure']} | {r['value']} | {r['bar']} | {verdict} |")
-    b = report["results"]["budget"]
-    out += ["", "| stage | best | typical | worst |", "|---|---:|---:|---:|"]
-    for r in b["rows"]:
-        out.append(f"| {r['stage']} | {r['best_s']:g} s | {r['typical_s']:g} s | {r['worst_s']:g} s |")
-    t, mi = b["total_s"], b["total_min"]
-    out.append(f"| **total** | **{t['best']:g} s ({mi['best']:g} min)** | "
-               f"**{t['typical']:g} s ({mi['typical']:g} min)** | **{t['worst']:g} s ({mi['worst']:g} min)** |")
+    for mode, x in report["results"]["budget"]["modes"].items():
+        out += ["", f"**{mode}**", "", "| stage | best | typical | worst |", "|---|---:|---:|---:|"]
+        for r in x["rows"]:
+            out.append(f"| {r['stage']} | {r['best_s']:g} s | {r['typical_s']:g} s | {r['worst_s']:g} s |")
+        t, mi = x["total_s"], x["total_min"]
+        out.append(f"| **total** | **{t['best']:g} s ({mi['best']:g} min)** | "
+                   f"**{t['typical']:g} s ({mi['typical']:g} min)** | **{t['worst']:g} s ({mi['worst']:g} min)** |")
     return "\n".join(out) + "\n"
 
 
@@ -297,7 +331,7 @@ def main(argv=None) -> int:
     print(f"switch bench — {p['mode']}, {report['date']}, {elapsed:.0f} s")
     print(f"machine: {machine_line(machine)}")
     print(table(rows))
-    print("\nend-to-end budget, outage → working site (computed; default setup)")
+    print("\nend-to-end budget, outage → working site, per mode (computed from cited stage figures)")
     print(budget_table(results["budget"]))
     missed = [r for r in rows if r["verdict"] == "MISS"]
     print(f"\n{len([r for r in rows if r['verdict'] == 'PASS'])} bars met, {len(missed)} missed"
