@@ -302,7 +302,11 @@ def _outage(t: Timeline, emulator, home, function, ready_delay: float, standby: 
     incident = f"0.drill{started_at}"
     t.event(f"uptime check fails, the alert fires: POST / (incident {incident} open)")
     sent = time.monotonic()
-    with t.waiting(lambda: _replica_state(emulator) + "; switching traffic"):
+    def describe() -> str:
+        state = _replica_state(emulator)
+        return state + "; switching traffic" if state.endswith("is ready") else state
+
+    with t.waiting(describe):
         answer = function.call("POST", "/", notification("open", incident, started_at, None))
     failover_s = time.monotonic() - sent
     steps = steps_of(answer)

@@ -167,6 +167,22 @@ def test_the_flap_guard_holds_a_standby_failback_too(standby):
     assert fn.state()["redirect"] and fn.state()["serving"]
 
 
+def test_a_manual_failover_pins_the_standby_until_a_manual_failback(standby):
+    fn = standby
+
+    assert fn.command("/failover").get_json()["action"] == "failover"
+    assert annotations(fn)["switch/pinned"] == "true"
+    fn.age(600)
+    assert fn.notify("closed").get_json()["refused"]  # a close never takes a pinned replica away
+    assert fn.state()["redirect"]
+
+    back = fn.command("/failback").get_json()
+
+    assert back["action"] == "failback"
+    state = fn.state()
+    assert state["replica"] and not state["serving"] and not state["pinned"] and not state["redirect"]
+
+
 def test_an_open_with_home_healthy_switches_nothing_and_keeps_the_standby(standby, env):
     fn = standby
     env(PROBE_COUNT="1")  # one good answer is enough to say "not down"; speed only
