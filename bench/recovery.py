@@ -8,9 +8,10 @@ drill and the end-to-end tests run it) with its default polling
 (SWITCH_POLL_INTERVAL_SECONDS = 1 s: polls at 0, 0.25, 0.65, 1.29 s after
 create, then every second). The home site is dark (SWITCH_HOME_URL points at
 a closed port), as it is during an outage. For each T the process is new:
-the first alert is the **cold** sample (the server is up, the first request
-pays for imports and clients; the platform's own instance start is not in
-it, see the cold-start figures); any further alerts are **warm**. Between
+the first alert is the **cold** sample, the process's first failover (its
+readiness check, an authenticated GET /status, has already built the clients:
+what a first request adds, and the platform's own instance start, are in the
+cold-start figures); any further alerts are **warm**. Between
 samples a forced failback removes the replica. The answer returns only after
 the traffic step, so "answer received" is "traffic switched".
 
@@ -68,7 +69,7 @@ def measure(emulator, delays: list[float], samples_per_delay: int, with_baseline
         function = Function(env)
         function.start()
         try:
-            # No request before the alert: it is the first this process serves.
+            # The process's first failover (its start-up check already built the clients).
             cold = _sample(emulator, function, delay, f"0.ttr-cold-{delay}")
             warm = []
             for i in range(samples_per_delay - 1):
