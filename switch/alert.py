@@ -19,6 +19,8 @@ from urllib.parse import urlsplit
 from .errors import BadRequest
 
 OPEN = "open"
+# The label setup puts on a site's alert policy when a sites file describes several (switch.sites).
+SITE_LABEL = "switch-site"
 CLOSED = "closed"
 TEST = "test"
 
@@ -167,6 +169,11 @@ def not_ours(incident: Incident, settings) -> str | None:
     """
     labels = dict(incident.policy_labels)
     if labels.get("managed-by") == "switch":
+        if settings.site and labels.get(SITE_LABEL):
+            if labels[SITE_LABEL] == settings.site:
+                return None
+            return (f"the notification is about switch's policy of another site ({labels[SITE_LABEL][:64]!r}), "
+                    f"not {settings.site!r}")
         if labels.get("switch-service") == settings.service:
             return None
         return (f"the notification is about switch's policy of another service "

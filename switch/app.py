@@ -20,9 +20,10 @@ import traceback
 
 from flask import Request, Response
 
-from . import config, logs
+from . import logs
 from .auth import authenticate
 from .controllers import controller
+from .sites import load as load_sites
 from .errors import (BadRequest, ConfigError, MethodNotAllowed, NotFound, PayloadTooLarge, SwitchError,
                      Unauthorized, UnsupportedMediaType)
 
@@ -129,26 +130,46 @@ def route(request: Request) -> tuple[str, tuple[str, ...]]:
     return path, methods
 
 
-def dispatch(request: Request, settings, path: str) -> dict:
+def site_of(value) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise BadRequest("'site' must be a site's name")
+    return value
+
+
+def dispatch(request: Request, sites, path: str) -> tuple[dict, int]:
+    """The answer and its status. With a sites file, a command names its site (``{"site": NAME}``,
+    ``GET /status?site=NAME``); reconcile and status without one cover every site."""
+    from . import fleet
+
     if path == "/status":
-        return controller(settings).status()
+        name = request.args.get("site")
+        if sites.multi and name is None:
+            answer, ok = fleet.status(sites.chosen(None))
+            return answer, 200 if ok else 502
+        return controller(sites.pick(name)).status(), 200
     body = read_body(request)  # the size first: a body over the limit is refused as that, unread
     if path in ACTIONS:
         require_json(request)
     if path == "/":
         from .events import handle_notification
 
-        return handle_notification(controller(settings), body, trigger="webhook")
+        return handle_notification(sites, body, trigger="webhook"), 200
     if path == "/failover":
-        json_object(body, set())
-        return controller(settings).failover(pinned=True, trigger="manual").to_dict()
+        command = json_object(body, {"site"})
+        return controller(sites.pick(site_of(command.get("site")))).failover(pinned=True,
+                                                                            trigger="manual").to_dict(), 200
     if path == "/failback":
-        command = json_object(body, {"force"})
-        return controller(settings).failback(force=flag(command, "force"), automatic=False,
-                                             trigger="manual").to_dict()
+        command = json_object(body, {"force", "site"})
+        switch = controller(sites.pick(site_of(command.get("site"))))
+        return switch.failback(force=flag(command, "force"), automatic=False, trigger="manual").to_dict(), 200
     if path == "/reconcile":
-        json_object(body, set())
-        return controller(settings).reconcile().to_dict()
+        name = site_of(json_object(body, {"site"}).get("site"))
+        if sites.multi and name is None:
+            answer, ok = fleet.reconcile(sites.chosen(None))
+            return answer, 200 if ok else 502
+        return controller(sites.pick(name)).reconcile().to_dict(), 200
     raise NotFound(path)  # pragma: no cover - route() checked it
 
 
@@ -163,8 +184,8 @@ def _handle(request: Request) -> Response:
     action = None
     try:
         try:
-            settings = config.load()
-            authenticate(request.headers.getlist("Authorization"), request.args.getlist("auth_token"), settings)
+            sites = load_sites()
+            authenticate(request.headers.getlist("Authorization"), request.args.getlist("auth_token"), sites.any)
         except ConfigError as exc:
             # Nobody is authenticated yet: the caller learns nothing about the configuration;
             # the log line names the variable.
@@ -174,11 +195,12 @@ def _handle(request: Request) -> Response:
                                             "its logs name the variable to fix"}}, 500)
         path, _ = route(request)
         action = ACTIONS.get(path)
-        answer = dispatch(request, settings, path)
+        answer, status = dispatch(request, sites, path)
         if path == "/status":  # the actions log their own line (failover.Switch._report, events._ignored)
-            logs.info(f"GET /status: {answer['state']}", outcome="ok", status=200,
+            state = answer["state"] if "state" in answer else f"active: {', '.join(answer['active']) or 'none'}"
+            logs.info(f"GET /status: {state}", outcome="ok" if status == 200 else "partial", status=status,
                       duration_ms=int((time.monotonic() - started) * 1000))
-        return json_response(answer)
+        return json_response(answer, status)
     except SwitchError as exc:
         severity = "ERROR" if exc.status >= 500 else "WARNING"
         logs.event(severity, f"{request.method} {path}: {exc.message}", outcome=exc.code, status=exc.status,

@@ -73,6 +73,18 @@ example:
   python -m switch deploy
 """
 
+SITE_HELP = {
+    "status": "with a sites file: only this site (default: every site, one block each)",
+    "failover": "with a sites file: the site to fail over (required when there are several)",
+    "failback": "with a sites file: the site to fail back (required when there are several)",
+    "reconcile": "with a sites file: only this site (default: every site, a few at a time)",
+    "setup": "with a sites file: only this site's check and policy, and what the sites share (default: every site)",
+    "teardown": "with a sites file: only this site's check, policy, replica and redirect rule (default: every "
+                "site, what removed sites left, and what the sites share)",
+    "deploy": "with a sites file: check that this site is among those the function serves (it serves them all)",
+    "drill": "with --live and a sites file: the site whose image the throwaway replica runs",
+}
+
 COMMANDS = {
     "drill": "rehearse a failover and failback end to end (local emulator, or --live)",
     "emulator": "serve the local stand-in for the Cloud Run, Monitoring and Cloudflare APIs",
@@ -87,11 +99,38 @@ COMMANDS = {
 }
 
 
-def _controller():
-    from . import config
+def _sites(need=None):
+    from . import sites
+    from .config import NEEDS
+
+    return sites.load(need=NEEDS if need is None else need)
+
+
+def _site(args, need=None):
+    """The settings of the site ``--site`` names (the only one when there is one)."""
+    from .errors import BadRequest
+
+    try:
+        return _sites(need).pick(getattr(args, "site", None))
+    except BadRequest as exc:
+        raise ConfigError("--site", exc.message) from None
+
+
+def _known(sites, name: str | None) -> None:
+    """An unknown --site is a usage error before any call."""
+    from .errors import BadRequest
+
+    if name is not None:
+        try:
+            sites.pick(name)
+        except BadRequest as exc:
+            raise ConfigError("--site", exc.message) from None
+
+
+def _controller(args):
     from .failover import Switch
 
-    return Switch.from_settings(config.load())
+    return Switch.from_settings(_site(args))
 
 
 def _print_json(payload) -> None:
@@ -103,7 +142,8 @@ def _print_report(report, as_json: bool) -> int:
     if as_json:
         _print_json(report.to_dict())
     else:
-        print(f"{report.action}: state {report.state}, {'changed' if report.changed else 'nothing changed'}"
+        where = f"{report.site}: " if report.site else ""
+        print(f"{where}{report.action}: state {report.state}, {'changed' if report.changed else 'nothing changed'}"
               f"{' (' + report.reason + ')' if report.reason else ''}")
         for step in report.steps:
             mark = "*" if step.changed else " "
@@ -113,43 +153,88 @@ def _print_report(report, as_json: bool) -> int:
     return REFUSED if report.refused else 0
 
 
-def cmd_status(args) -> int:
-    from . import config
+def _every_site(args) -> bool:
+    """A sites file, and no --site: the command covers every site."""
+    return getattr(args, "site", None) is None and _sites(("region",)).multi
 
+
+def cmd_status(args) -> int:
     from .failover import Switch
 
     if args.json:
         # JSON always, also when something fails: a script reads stdout either way.
         try:
-            answer, code = Switch.from_settings(config.load(need=("region",))).status(), 0
+            if _every_site(args):
+                from . import fleet
+
+                answer, ok = fleet.status(_sites(("region",)).chosen(None))
+                code = 0 if ok else 1
+            else:
+                answer, code = Switch.from_settings(_site(args, ("region",))).status(), 0
         except SwitchError as exc:
             answer = {"error": {"code": exc.code, "message": exc.message}}
             code = 2 if isinstance(exc, ConfigError) else 1
         _print_json(answer)
         return code
-    settings = config.load(need=("region",))
-    switch = Switch.from_settings(settings)
     from . import ops
 
-    rows = ops.chain_status(settings, ops.options_from_args(args),
-                            extra=lambda: ops.rows_from_switch_status(switch.status()))
-    print(ops.format_table(rows))
+    sites = _sites(("region",))
+    if sites.multi:
+        from .ops import sites as multi
+
+        _known(sites, args.site)
+        blocks = multi.status(sites, ops.options_from_args(args), site=args.site,
+                              extra=lambda s: _switch_rows(Switch, s))
+        print(multi.format_blocks(blocks))
+        rows = [row for _, block in blocks for row in block]
+    else:
+        settings = _site(args, ("region",))
+        switch = Switch.from_settings(settings)
+        rows = ops.chain_status(settings, ops.options_from_args(args),
+                                extra=lambda: ops.rows_from_switch_status(switch.status()))
+        print(ops.format_table(rows))
     return 1 if any(row.state in ("error", "unknown") for row in rows) else 0
+
+
+def _switch_rows(switch_class, settings) -> list:
+    from . import ops
+
+    try:
+        return ops.rows_from_switch_status(switch_class.from_settings(settings).status())
+    except SwitchError as exc:
+        return [ops.Row("replica", "error", settings.service, exc.message)]
 
 
 def cmd_failover(args) -> int:
     def progress(text: str) -> None:
         print(f"  … {text}", file=sys.stderr)
 
-    return _print_report(_controller().failover(pinned=True, trigger="cli", on_progress=progress), args.json)
+    return _print_report(_controller(args).failover(pinned=True, trigger="cli", on_progress=progress), args.json)
 
 
 def cmd_failback(args) -> int:
-    return _print_report(_controller().failback(force=args.force, automatic=False, trigger="cli"), args.json)
+    return _print_report(_controller(args).failback(force=args.force, automatic=False, trigger="cli"), args.json)
 
 
 def cmd_reconcile(args) -> int:
-    return _print_report(_controller().reconcile(trigger="cli"), args.json)
+    if not _every_site(args):
+        return _print_report(_controller(args).reconcile(trigger="cli"), args.json)
+    from . import fleet
+
+    answer, ok = fleet.reconcile(_sites().chosen(None), trigger="cli")
+    if args.json:
+        _print_json(answer)
+    else:
+        for name, one in answer["sites"].items():
+            if "error" in one:
+                print(f"{name}: failed: {one['error']['message']}")
+            elif "skipped" in one:
+                print(f"{name}: {one['skipped']}")
+            else:
+                print(f"{name}: {one['action']}: state {one['state']}, "
+                      f"{'changed' if one['changed'] else 'nothing changed'}"
+                      f"{' (' + one['reason'] + ')' if one.get('reason') else ''}")
+    return 0 if ok else 1
 
 
 def cmd_drill(args) -> int:
@@ -169,23 +254,38 @@ def cmd_emulator(args) -> int:
 
 
 def cmd_setup(args) -> int:
-    from . import config, ops
+    from . import ops
 
-    outcomes = ops.setup(config.load(need=()), ops.options_from_args(args), dry_run=args.dry_run)
+    sites = _sites(())
+    if sites.multi:
+        from .ops import sites as multi
+
+        _known(sites, args.site)
+        outcomes = multi.setup(sites, ops.options_from_args(args), site=args.site, dry_run=args.dry_run)
+    else:
+        outcomes = ops.setup(_site(args, ()), ops.options_from_args(args), dry_run=args.dry_run)
     return 0 if outcomes is not None else 1
 
 
 def cmd_teardown(args) -> int:
-    from . import config, ops
+    from . import ops
 
-    outcomes = ops.teardown(config.load(need=()), ops.options_from_args(args), dry_run=args.dry_run)
+    sites = _sites(())
+    if sites.multi:
+        from .ops import sites as multi
+
+        _known(sites, args.site)
+        outcomes = multi.teardown(sites, ops.options_from_args(args), site=args.site, dry_run=args.dry_run)
+    else:
+        outcomes = ops.teardown(_site(args, ()), ops.options_from_args(args), dry_run=args.dry_run)
     return REFUSED if any(o.action == "kept" for o in outcomes) else 0
 
 
 def cmd_deploy(args) -> int:
     from .ops.deploy import DeployOptions, deploy
 
-    deploy(DeployOptions(stage=args.stage, topic=args.topic, runtime=args.runtime), dry_run=args.dry_run)
+    deploy(DeployOptions(stage=args.stage, topic=args.topic, runtime=args.runtime, site=args.site),
+           dry_run=args.dry_run)
     return 0
 
 
@@ -237,6 +337,7 @@ def build_parser() -> argparse.ArgumentParser:
         command = sub.add_parser(name, help=COMMANDS[name], description=COMMANDS[name].capitalize() + ".",
                                  epilog=EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter)
         command.add_argument("--json", action="store_true", help="print the answer as JSON")
+        command.add_argument("--site", metavar="NAME", help=SITE_HELP[name])
         command.set_defaults(func=func)
         if name == "failback":
             command.add_argument("--force", action="store_true", help="skip the home health probe")
@@ -251,6 +352,7 @@ def build_parser() -> argparse.ArgumentParser:
         command = sub.add_parser(name, help=COMMANDS[name], description=SETUP_HELP[name], epilog=EXIT_CODES,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
         add_arguments(command, name)
+        command.add_argument("--site", metavar="NAME", help=SITE_HELP[name])
         command.set_defaults(func=func)
 
     deploy = sub.add_parser("deploy", help=COMMANDS["deploy"], description=DEPLOY_HELP, epilog=EXIT_CODES,
@@ -265,6 +367,7 @@ def build_parser() -> argparse.ArgumentParser:
                              "(default: SWITCH_PUBSUB_TOPIC, else switch-alerts)")
     deploy.add_argument("--runtime", default="python312", choices=("python312", "python313", "python314"),
                         help="the Python runtime (default: %(default)s)")
+    deploy.add_argument("--site", metavar="NAME", help=SITE_HELP["deploy"])
     deploy.set_defaults(func=cmd_deploy)
 
     bench = sub.add_parser("bench", help=COMMANDS["bench"], add_help=False,

@@ -25,6 +25,7 @@ from typing import Callable
 from .errors import NotManaged, ReplicaFailed, ReplicaTimeout, UpstreamError
 
 MANAGED_LABEL = ("managed-by", "switch")
+SITE_LABEL = "switch-site"  # the same label as on the alert policy (switch.alert.SITE_LABEL)
 # Our own annotation keys. Cloud Run reserves run.googleapis.com/,
 # serving.knative.dev/, autoscaling.knative.dev/ and cloud.googleapis.com/;
 # other keys are kept as given (not confirmed live for every key, so they are
@@ -189,7 +190,8 @@ def service_body(settings, *, pinned: bool = False, incident: str | None = None,
         "metadata": {
             "name": settings.service,
             "namespace": settings.project,
-            "labels": {MANAGED_LABEL[0]: MANAGED_LABEL[1]},
+            # With a sites file, whose replica it is: teardown finds a removed site's replica by it.
+            "labels": {MANAGED_LABEL[0]: MANAGED_LABEL[1], **({SITE_LABEL: settings.site} if settings.site else {})},
             "annotations": annotations,
         },
         "spec": {

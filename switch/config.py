@@ -110,6 +110,8 @@ class Settings:
     # the warm standby and detection without the alert
     standby: bool = False
     probe_failover_after: int = 0
+    # the site's name in a sites file (switch.sites); "" when the SWITCH_* variables describe the one site
+    site: str = ""
 
     @property
     def probe_url(self) -> str | None:

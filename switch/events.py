@@ -15,7 +15,9 @@ late, or out of order (webhook retries, Pub/Sub redelivery), so:
 4. A close only fails back when the failback guards allow it: not a
    policy-cancel close, not pinned, active long enough, home healthy.
 5. Only switch's own alert policy is acted on (``alert.not_ours``); a
-   notification of any other policy is acknowledged and ignored.
+   notification of any other policy is acknowledged and ignored. With a sites
+   file, a notification belongs to at most one site (``sites.route``) and
+   only that site's Switch sees it; one of no site changes nothing.
 6. An event dated more than FUTURE_SKEW_SECONDS ahead is ignored like a stale
    one: clocks drift by seconds, not minutes, and a far-future date would
    otherwise never grow stale.
@@ -32,10 +34,33 @@ FUTURE_SKEW_SECONDS = 300
 
 
 def _ignored(switch, incident: alert.Incident, trigger: str, reason: str, outcome: str, started: float) -> dict:
-    logs.info(f"{trigger}: {reason}", incident=incident.id, trigger=trigger, action="none", outcome=outcome,
-              duration_ms=int((time.monotonic() - started) * 1000))
-    return {"action": "none", "state": None, "changed": False, "service": switch.settings.service,
-            "reason": reason, "incident": incident.id, "trigger": trigger, "steps": []}
+    site = switch.settings.site or None if switch is not None else None
+    logs.info(f"{trigger}: {reason}", site=site, incident=incident.id, trigger=trigger, action="none",
+              outcome=outcome, duration_ms=int((time.monotonic() - started) * 1000))
+    answer = {"action": "none", "state": None, "changed": False,
+              "service": switch.settings.service if switch is not None else None,
+              "reason": reason, "incident": incident.id, "trigger": trigger, "steps": []}
+    if site:
+        answer["site"] = site
+    return {k: v for k, v in answer.items() if v is not None or k == "state"}
+
+
+def handle_for_sites(sites, incident: alert.Incident, *, trigger: str) -> dict:
+    """The notification, to the one site it belongs to; one of no site is acknowledged and changes nothing."""
+    from .controllers import controller
+    from .sites import route
+
+    if not sites.multi:
+        return handle_incident(controller(sites.any), incident, trigger=trigger)
+    started = time.monotonic()
+    if incident.is_test:
+        return _ignored(None, incident, trigger, "test notification from the Cloud Monitoring console; nothing done",
+                        "test", started)
+    settings, why = route(incident, sites)
+    if settings is None:
+        return _ignored(None, incident, trigger, f"the notification belongs to no site: {why}; nothing done",
+                        "no_site", started)
+    return handle_incident(controller(settings), incident, trigger=trigger)
 
 
 def handle_incident(switch, incident: alert.Incident, *, trigger: str, now: float | None = None) -> dict:
@@ -71,8 +96,8 @@ def handle_incident(switch, incident: alert.Incident, *, trigger: str, now: floa
         raise
 
 
-def handle_notification(switch, body: bytes, *, trigger: str) -> dict:
-    return handle_incident(switch, alert.parse_json(body), trigger=trigger)
+def handle_notification(sites, body: bytes, *, trigger: str) -> dict:
+    return handle_for_sites(sites, alert.parse_json(body), trigger=trigger)
 
 
 def handle_pubsub(data) -> dict | None:
@@ -82,8 +107,7 @@ def handle_pubsub(data) -> dict | None:
     can fix (a retryable API error, a replica still starting) raise; a message
     that can never be processed is logged and acknowledged, never retried forever.
     """
-    from . import config
-    from .controllers import controller
+    from . import sites
     from .errors import BadRequest, UpstreamError
 
     started = time.monotonic()
@@ -96,8 +120,7 @@ def handle_pubsub(data) -> dict | None:
 
     try:
         incident = alert.from_pubsub_message(message)
-        settings = config.load()
-        return handle_incident(controller(settings), incident, trigger="pubsub")
+        return handle_for_sites(sites.load(), incident, trigger="pubsub")
     except UpstreamError as exc:
         if exc.retryable:
             logs.warning(f"pubsub: {exc.message}; Pub/Sub will redeliver", **fields(exc))

@@ -322,8 +322,8 @@ def patch_settings(monkeypatch, **changes) -> None:
 
     load, patched = config.load, {}
 
-    def load_patched():
-        settings = load()
+    def load_patched(need=config.NEEDS):
+        settings = load(need=need)
         if id(settings) not in patched:
             patched.clear()
             patched[id(settings)] = dataclasses.replace(settings, **changes)

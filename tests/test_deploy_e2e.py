@@ -102,7 +102,7 @@ def test_a_failed_build_stops_with_googles_message_and_the_previous_version_keep
     assert switch_cli.main(["deploy"]) == 0
     before = function(emu, "switch-prod")
 
-    def broken(root=source.ROOT, runtime=None):
+    def broken(root=source.ROOT, runtime=None, extra=None):
         data = io.BytesIO()
         with zipfile.ZipFile(data, "w") as archive:
             archive.writestr("requirements.txt", "functions-framework\n")

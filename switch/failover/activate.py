@@ -28,8 +28,9 @@ from .report import ACTIVE, STANDBY, Report, Steps
 
 
 # What a person can do about a failed revision, named in the answer.
-WAY_OUT = ("Fix SWITCH_IMAGE (or the replica settings) and the next open, reconcile or POST /failover rolls a new "
-           "revision; or remove the replica with POST /failback {\"force\": true}")
+WAY_OUT = ("Fix SWITCH_IMAGE (with a sites file, the site's image) or the replica settings, and the next open, "
+           "reconcile or POST /failover rolls a new revision; or remove the replica with POST /failback "
+           "{\"force\": true}")
 
 
 def failover(sw, *, pinned: bool = False, incident: Incident | None = None, trigger: str = "manual",

@@ -67,9 +67,10 @@ class SwitchBase:
         report = Report(action=action if steps.changed or action == "none" else "none", state=state,
                         service=self.settings.service, changed=steps.changed,
                         url=replica.url if replica and state == ACTIVE else None,
-                        steps=steps.steps, ms=steps.elapsed_ms, **kw)
-        logs.info(f"{report.trigger or 'switch'}: {report.action} ({report.reason or report.state})",
-                  action=report.action, state=report.state, changed=report.changed,
+                        steps=steps.steps, ms=steps.elapsed_ms, site=self.settings.site or None, **kw)
+        where = f"{report.site}: " if report.site else ""
+        logs.info(f"{report.trigger or 'switch'}: {where}{report.action} ({report.reason or report.state})",
+                  site=report.site, action=report.action, state=report.state, changed=report.changed,
                   incident=report.incident, trigger=report.trigger, outcome="ok", duration_ms=report.ms,
                   steps=[f"{s.step}:{s.ms}ms{'*' if s.changed else ''}" for s in report.steps])
         return report

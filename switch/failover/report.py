@@ -20,7 +20,7 @@ class Step:
 
 @dataclass
 class Report:
-    action: str  # "failover", "failback" or "none"
+    action: str  # "failover", "failback", "standby" (the warm standby kept in step) or "none"
     state: str  # "active" or "standby"
     service: str
     changed: bool = False
@@ -33,6 +33,7 @@ class Report:
     # The desired state was not reached because a guard said no (home not healthy,
     # pinned, the flap guard ...): the CLI exits 3 on it.
     refused: bool = False
+    site: str | None = None  # with a sites file: whose report this is
 
     def to_dict(self) -> dict:
         answer = asdict(self)

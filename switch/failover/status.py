@@ -8,7 +8,8 @@ from .report import ACTIVE, STANDBY
 
 def status(sw) -> dict:
     settings = sw.settings
-    answer = {"state": None, "service": settings.service, "project": settings.project, "region": settings.region,
+    answer = {"state": None, **({"site": settings.site} if settings.site else {}), "service": settings.service,
+              "project": settings.project, "region": settings.region,
               "standby": settings.standby, "probe_failover_after": settings.probe_failover_after or None,
               "replica": None, "traffic": None, "warnings": []}
     replica = sw.run.get()  # the one part without which there is no answer

@@ -89,6 +89,8 @@ class Target:
     use_ssl: bool = True
     path: str = "/healthz"
     duration: int = DEFAULT_ALERT_DURATION
+    site: str = ""  # with a sites file: the site of a check or policy ("" for what all sites share)
+    sites: tuple[str, ...] = ()  # with a sites file: every site (what the shared channel and job serve)
 
     @property
     def location(self) -> str:
@@ -203,6 +205,7 @@ def resolve(settings: Settings, options: SetupOptions) -> Target:
         use_ssl=use_ssl,
         path=settings.health_path,
         duration=duration,
+        site=settings.site,
     )
 
 

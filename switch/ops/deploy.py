@@ -20,12 +20,14 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Callable, Mapping
 from urllib.parse import parse_qs, urlsplit
 
-from .. import config
+from .. import config, sites
 from ..config import PREFIX, is_loopback_url
 from ..errors import ConfigError
+from ..sites import SITES_FILE
 from . import engine, marks, naming, source
 from .engine import Context, Outcome, Recorder
 from .google import Google
@@ -50,6 +52,8 @@ MAX_INSTANCES = 10
 CONCURRENCY = 4
 # Variables that are the deployer's business, never the function's.
 NOT_FOR_THE_FUNCTION = {"SWITCH_STAGE", "SWITCH_PUBSUB_TOPIC", "SWITCH_PYTHON"}
+# Where a sites file travels in the function's source (switch.sites finds it relative to main.py).
+SITES_DIR = "sites"
 
 
 @dataclass(frozen=True)
@@ -57,6 +61,7 @@ class DeployOptions:
     stage: str | None = None  # default: SWITCH_STAGE, else prod
     topic: str | None = None  # default: SWITCH_PUBSUB_TOPIC, else switch-alerts
     runtime: str = RUNTIMES[0]
+    site: str | None = None  # with a sites file: a site that must be among those served
 
 
 @dataclass(frozen=True)
@@ -150,8 +155,19 @@ def resolve(options: DeployOptions = DeployOptions(), env: Mapping[str, str] | N
     env = os.environ if env is None else env
     problems: list[tuple[str, str]] = []
     settings = None
+    sites_file = _raw(env, SITES_FILE)
     try:
-        settings = config.from_env(env)
+        if sites_file:
+            # Every site is checked here; the function serves them all from the file the zip carries.
+            served = sites.from_file(sites_file, env)
+            if options.site is not None and options.site not in served.by_name:
+                problems.append(("--site", f"no site {options.site!r} in {sites_file}; the sites are "
+                                           f"{', '.join(served.names)}"))
+            settings = served.any
+        else:
+            settings = config.from_env(env)
+            if options.site is not None and options.site != settings.service:
+                problems.append(("--site", f"without {SITES_FILE} the one site is {settings.service!r}"))
     except ConfigError as exc:
         problems.extend(exc.problems)
     problems.extend(p for p in _problems(env) if p[0] not in {v for v, _ in problems})
@@ -171,11 +187,18 @@ def resolve(options: DeployOptions = DeployOptions(), env: Mapping[str, str] | N
         problems.extend(_google_credentials(settings))
     if problems:
         raise ConfigError.of(problems)
-    data, digest = source.build(runtime=options.runtime)
+    extra = {}
+    environment = function_environment(env, settings)
+    if sites_file:
+        # The function reads the file from its own source: it travels in the zip, under its own name.
+        name = f"{SITES_DIR}/{Path(sites_file).name}"
+        extra[name] = sites.locate(sites_file).read_bytes()
+        environment[SITES_FILE] = name
+    data, digest = source.build(runtime=options.runtime, extra=extra)
     target = DeployTarget(
         project=settings.project, region=settings.region, stage=stage,
         topic=topic if topic.startswith("projects/") else f"projects/{settings.project}/topics/{topic}",
-        runtime=options.runtime, environment=function_environment(env, settings),
+        runtime=options.runtime, environment=environment,
         secrets={v: secret_id(stage, v) for v in SECRETS if getattr(settings, v[len(PREFIX):].lower())},
         source=data, source_hash=digest)
     return settings, target

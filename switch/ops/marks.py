@@ -26,8 +26,11 @@ MARKER = "managed-by: switch"
 FINGERPRINT_ROUNDS = 100_000
 
 
-def labels(service: str, **more: str) -> dict[str, str]:
-    return {MANAGED_BY[0]: MANAGED_BY[1], SERVICE_LABEL: service, **more}
+SITE_LABEL = "switch-site"  # with a sites file: the site a check, policy or replica is for
+
+
+def labels(service: str, site: str = "", **more: str) -> dict[str, str]:
+    return {MANAGED_BY[0]: MANAGED_BY[1], SERVICE_LABEL: service, **({SITE_LABEL: site} if site else {}), **more}
 
 
 def ours(item: dict, service: str, key: str = "userLabels") -> bool:
@@ -40,7 +43,7 @@ STAGE_LABEL = "switch-stage"
 
 def our_labels(found: dict | None, extra: tuple[str, ...] = ()) -> dict:
     """Only the labels switch owns: others' labels are neither compared nor removed."""
-    owned = (MANAGED_BY[0], SERVICE_LABEL, SECRET_LABEL, STAGE_LABEL, *extra)
+    owned = (MANAGED_BY[0], SERVICE_LABEL, SECRET_LABEL, STAGE_LABEL, SITE_LABEL, *extra)
     return {k: v for k, v in (found or {}).items() if k in owned}
 
 

@@ -69,12 +69,15 @@ def _pyc(name: str, source: bytes) -> tuple[str, bytes]:
     return importlib.util.cache_from_source(name), bytes(data)
 
 
-def build(root: Path = ROOT, runtime: str | None = None) -> tuple[bytes, str]:
-    """(zip bytes, a 16-hex hash of them); with the modules' bytecode when this Python is ``runtime``'s."""
+def build(root: Path = ROOT, runtime: str | None = None, extra: dict[str, bytes] | None = None) -> tuple[bytes, str]:
+    """(zip bytes, a 16-hex hash of them); with the modules' bytecode when this Python is ``runtime``'s, and
+    ``extra`` files (the sites file) at the names given."""
     buffer = io.BytesIO()
+    contents = {name: (root / name).read_bytes() for name in files(root)}
+    contents.update(extra or {})
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        for name in files(root):
-            content = (root / name).read_bytes()
+        for name in sorted(contents, key=lambda n: (n not in TOP, n)):
+            content = contents[name]
             entries = [(name, content)]
             if compiles_for(runtime) and name.endswith(".py"):
                 entries.append(_pyc(name, content))

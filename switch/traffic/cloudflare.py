@@ -283,6 +283,23 @@ class CloudflareRouter:
         self._call("PATCH", self._rule_path(ruleset, ours), body, "disabling the redirect rule")
         return True
 
+    def existing_rule(self) -> dict | None:
+        """This deployment's rule as Cloudflare has it, or None (teardown)."""
+        return self._ours(self._entrypoint())
+
+    def remove(self) -> bool:
+        """Delete this deployment's rule, only while it is off (teardown); True when it was deleted.
+
+        A rule that is on sends visitors to a replica: it is left, and the
+        caller says why (``UpstreamError`` is not the place for a refusal).
+        """
+        ruleset = self._entrypoint()
+        ours = self._ours(ruleset)
+        if ours is None or ours.get("enabled", True):
+            return False
+        self._call("DELETE", self._rule_path(ruleset, ours), None, "deleting the redirect rule")
+        return True
+
     # -- reading --------------------------------------------------------------
 
     def _entrypoint(self) -> dict | None:

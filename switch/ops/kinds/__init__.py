@@ -14,6 +14,7 @@ from .check import UptimeCheck
 from .job import SchedulerJob
 from .policy import AlertPolicy
 from .publisher import PublisherGrant
+from .redirect import RedirectRule
 from .replica import ReplicaService
 
 KINDS: dict[str, type[Kind]] = {kind.label: kind for kind in (
@@ -23,6 +24,7 @@ KINDS: dict[str, type[Kind]] = {kind.label: kind for kind in (
     AlertPolicy,
     SchedulerJob,
     ReplicaService,
+    RedirectRule,
 )}
 
 

@@ -29,11 +29,16 @@ def body(settings, target) -> dict:
     else:
         labels = {"topic": target.topic}
     secret = marks.fingerprint(target.project, target.service, {"type": TYPES[kind], "labels": labels})
+    if target.sites:
+        description = (f"Alerts for switch ({target.service}), for the sites {', '.join(target.sites)}: an opening "
+                       f"notification fails that site over to its Cloud Run replica, a closing one fails it back.")
+    else:
+        description = (f"Alerts for switch: an opening notification fails {target.host} over to the Cloud Run "
+                       f"replica {target.service}, a closing one fails it back.")
     return {
         "type": TYPES[kind],
         "displayName": f"switch {target.service}",
-        "description": (f"Alerts for switch: an opening notification fails {target.host} over to the Cloud Run "
-                        f"replica {target.service}, a closing one fails it back."),
+        "description": description,
         "enabled": True,
         "labels": labels,
         "userLabels": marks.labels(target.service, **{marks.SECRET_LABEL: secret}),

@@ -29,7 +29,7 @@ def body(target) -> dict:
         "httpCheck": {"requestMethod": "GET", "useSsl": target.use_ssl, "validateSsl": target.use_ssl,
                       "path": target.path, "port": target.port},
         "selectedRegions": list(REGIONS),
-        "userLabels": marks.labels(target.service),
+        "userLabels": marks.labels(target.service, site=target.site),
     }
 
 

@@ -46,7 +46,7 @@ def body(settings, target, channel_name: str, check_name: str) -> dict:
         "combiner": "OR",
         "severity": "CRITICAL",
         "enabled": True,
-        "userLabels": marks.labels(target.service),
+        "userLabels": marks.labels(target.service, site=target.site),
         "notificationChannels": [channel_name],
         # Without CLOSED there is no failback notification.
         "alertStrategy": {"notificationPrompts": ["OPENED", "CLOSED"]},

@@ -31,7 +31,7 @@ class ReplicaService(Kind):
         return (item.get("metadata") or {}).get("name", "")
 
     def display(self, ctx, body):
-        return ctx.settings.service
+        return self.name_of(body) or ctx.settings.service
 
     def missing_name(self, ctx):
         return self._name(ctx)
@@ -47,4 +47,5 @@ class ReplicaService(Kind):
         return None
 
     def delete(self, ctx, item):
-        ctx.api.call(ctx.api.run_services.delete(name=self._name(ctx)), "run", "delete the replica")
+        name = f"projects/{ctx.settings.project}/locations/{ctx.settings.region}/services/{self.name_of(item)}"
+        ctx.api.call(ctx.api.run_services.delete(name=name), "run", "delete the replica")
