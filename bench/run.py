@@ -14,6 +14,8 @@ Measures on this machine, against the local emulator, in one run:
    from the triggering event to traffic switched;
 4. the same failover written the straightforward way (``bench/baseline.py``),
    measured in the same run, as ratios;
+5. several sites in one function: a reconcile of every site with nothing to
+   do, for 1, 5 and 20 sites, and one site's duplicate alert among 20;
 
 and prints a table of figures with their bars, plus the computed end-to-end
 budget, and writes everything with the machine's description to JSON.
@@ -30,7 +32,7 @@ import time
 from pathlib import Path
 
 from . import budget as budget_mod
-from . import coldstart, common, cost, imports, modes, recovery
+from . import coldstart, common, cost, imports, modes, recovery, sites
 from .server import serve_emulator
 
 DEFAULT_OUT = common.BENCH / "results" / "latest.json"
@@ -40,6 +42,7 @@ BARS = {
     "duplicate_open_google_calls": 1,
     "recovery_overhead_s": 1.0,
     "standby_failover_s": 1.0,
+    "idle_reconcile_google_calls_per_site": 2,
 }
 
 
@@ -124,6 +127,11 @@ def measure_all(p: dict, progress: common.Progress) -> dict:
                                          f"T = {p['modes_ready_delay']:g} s, {p['modes_samples']} sample(s) each") as s:
             results["modes"] = modes.measure(emulator, p["modes_ready_delay"], p["modes_samples"], progress.line)
             s["text"] = ", ".join(f"{k} {v['event_to_traffic_s']:.2f} s" for k, v in results["modes"]["modes"].items())
+
+        with progress.measuring("sites", f"a reconcile of every site with nothing to do, for "
+                                         f"{', '.join(str(n) for n in sites.COUNTS)} sites (in process)") as s:
+            results["sites"] = sites.measure(emulator, p["repeat"], progress.line)
+            s["text"] = ", ".join(f"{r['sites']}: {r['reconcile_s'] * 1000:.0f} ms" for r in results["sites"]["rows"])
     finally:
         server.stop()
 
@@ -240,6 +248,17 @@ def verdicts(results: dict) -> list[dict]:
             ok = x["event_to_traffic_s"] < BARS["standby_failover_s"]
         row(f"{mode} (T = {m['ready_delay_s']:g} s)", f"{x['event_to_traffic_s']:.3f} s; {what}", bar, ok,
             f"by {x['event_to_traffic_s'] - (m['ready_delay_s'] if x['created'] else 0) - 1:.3f} s", g)
+
+    g = "several sites in one function"
+    bar = BARS["idle_reconcile_google_calls_per_site"]
+    for r in results["sites"]["rows"]:
+        row(f"reconcile of {r['sites']} site(s), nothing to do",
+            f"{r['reconcile_s'] * 1000:.0f} ms; {r['google']} Google + {r['cloudflare']} Cloudflare calls "
+            f"({r['google_per_site']:g} + {r['cloudflare_per_site']:g} a site)",
+            f"≤ {bar} Google a site", r["google_per_site"] <= bar, f"by {r['google_per_site'] - bar:g} a site", g)
+    last = results["sites"]["rows"][-1]
+    row(f"duplicate open of one site of {last['sites']}: Google calls", str(last["duplicate_open_google"]), "= 1",
+        last["duplicate_open_google"] == 1, f"by {last['duplicate_open_google'] - 1}", g)
     return rows
 
 

@@ -153,9 +153,9 @@ def _print_report(report, as_json: bool) -> int:
     return REFUSED if report.refused else 0
 
 
-def _every_site(args) -> bool:
+def _every_site(args, need=("region",)) -> bool:
     """A sites file, and no --site: the command covers every site."""
-    return getattr(args, "site", None) is None and _sites(("region",)).multi
+    return getattr(args, "site", None) is None and _sites(need).multi
 
 
 def cmd_status(args) -> int:
@@ -217,7 +217,7 @@ def cmd_failback(args) -> int:
 
 
 def cmd_reconcile(args) -> int:
-    if not _every_site(args):
+    if not _every_site(args, need=None):
         return _print_report(_controller(args).reconcile(trigger="cli"), args.json)
     from . import fleet
 
@@ -243,6 +243,12 @@ def cmd_drill(args) -> int:
     if args.live and args.standby:
         raise ConfigError("--standby", "rehearses on this machine's emulator only; --live makes a throwaway "
                           "replica and never switches traffic, so there is no standby to rehearse")
+    if args.sites and (args.live or args.standby):
+        raise ConfigError("--sites", "rehearses several sites on this machine's emulator, on demand; leave out "
+                          "--live and --standby")
+    if args.site and not args.live:
+        raise ConfigError("--site", "picks the site of a live drill (--live) from your sites file; the local "
+                          "drill makes its own sites (--sites N)")
 
     return run(args)
 
@@ -295,6 +301,18 @@ def cmd_bench(args) -> int:
     return main(args.rest)
 
 
+def _site_count(text: str) -> int:
+    from .drill_sites import MAX_SITES
+
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of sites") from None
+    if not 2 <= value <= MAX_SITES:
+        raise argparse.ArgumentTypeError(f"{value} is out of range; use 2 to {MAX_SITES} sites")
+    return value
+
+
 def _seconds(text: str) -> float:
     try:
         value = float(text)
@@ -322,6 +340,10 @@ def build_parser() -> argparse.ArgumentParser:
     drill.add_argument("--live", action="store_true", help="rehearse against the real project in SWITCH_* variables")
     drill.add_argument("--ready-delay", type=_seconds, default=2.0, metavar="S",
                        help="seconds the emulated replica takes to become ready (default 2; Cloud Run takes 10-130)")
+    drill.add_argument("--sites", type=_site_count, metavar="N",
+                       help="rehearse N sites (2-10) served by one function: one fails over and back, the others "
+                            "must stay home untouched (local only)")
+    drill.add_argument("--site", metavar="NAME", help=SITE_HELP["drill"])
     drill.add_argument("--standby", action="store_true",
                        help="rehearse with a warm standby (SWITCH_STANDBY=true): reconcile creates it before the "
                             "outage, the failover only switches traffic, the failback keeps it (local only)")

@@ -410,23 +410,48 @@ def _verdict(t: Timeline, failover, failback_s, function, standby: bool = False)
 
 
 def run_live(args, out=None) -> int:
-    """A throwaway replica in the real project; traffic is never touched."""
+    """A throwaway replica in the real project, for the site (or each site of the sites file); traffic is never
+    touched."""
+    from . import sites
+
+    from .errors import BadRequest
+
+    t = Timeline(out)
+    found = sites.load()
+    try:
+        chosen = found.chosen(getattr(args, "site", None)) if found.multi else [found.pick(getattr(args, "site",
+                                                                                                     None))]
+    except BadRequest as exc:
+        from .errors import ConfigError
+
+        raise ConfigError("--site", exc.message) from None
+    times = [_live_one(t, settings) for settings in chosen]
+    print(file=t.out)
+    if t.failures:
+        print(f"verdict: FAIL — {'; '.join(t.failures)}", file=t.out)
+        return 1
+    shown = ", ".join(f"{s.site + ' ' if s.site else ''}{seconds:.1f} s" for s, seconds in zip(chosen, times))
+    print(f"verdict: PASS — alert to working replica {shown} in {chosen[0].region}", file=t.out)
+    return 0
+
+
+def _live_one(t: Timeline, settings) -> float:
     from dataclasses import replace
 
-    from . import config
     from .cloudrun import CloudRunService
     from .failover import Switch
     from .traffic import NoopRouter
 
-    t = Timeline(out)
-    settings = config.load()
     name = (settings.service[:57] + "-drill").replace("--", "-")
-    settings = replace(settings, service=name, failover_domain=None, home_url=None)
+    # Never the standby's rules: the throwaway replica is deleted at the end, whatever the settings say.
+    settings = replace(settings, service=name, failover_domain=None, home_url=None, standby=False,
+                       probe_failover_after=0)
     print(f"switch drill --live: a throwaway replica {name!r} in project {settings.project} "
           f"({settings.region}); no traffic is switched", file=t.out)
     switch = Switch(settings, CloudRunService.from_settings(settings), NoopRouter())
     latest = {"text": "creating the replica"}
     sent = time.monotonic()
+    elapsed = 0.0
     try:
         with t.waiting(lambda: latest["text"]):
             report = switch.failover(trigger="drill", on_progress=lambda text: latest.update(text=text))
@@ -444,13 +469,12 @@ def run_live(args, out=None) -> int:
     finally:
         back = switch.failback(force=True, automatic=False, trigger="drill")
         t.check(any(s.step == "delete" and s.changed for s in back.steps), f"throwaway replica {name!r} deleted")
-    print(file=t.out)
-    if t.failures:
-        print(f"verdict: FAIL — {'; '.join(t.failures)}", file=t.out)
-        return 1
-    print(f"verdict: PASS — alert to working replica {elapsed:.1f} s in {settings.region}", file=t.out)
-    return 0
+    return elapsed
 
 
 def run(args) -> int:
+    if getattr(args, "sites", None):
+        from .drill_sites import run_sites
+
+        return run_sites(args)
     return run_live(args) if args.live else run_local(args)

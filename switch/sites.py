@@ -187,7 +187,8 @@ def from_file(path: str, environ: Mapping[str, str], *, need: tuple[str, ...] = 
             problems.append((f"{shown} [sites.{name}]", "is not a site name: lowercase letters, digits and '-', a "
                                                         "letter first, at most 40 characters"))
             continue
-        overlay = {**base, PREFIX + "SERVICE": f"{name}-replica", **defaults, **_table(shown, name, table, problems)}
+        own = _table(shown, name, table, problems)
+        overlay = {**base, PREFIX + "SERVICE": f"{name}-replica", **defaults, **own}
         if not (overlay.get(PREFIX + "CLOUDFLARE_ZONE_ID") or overlay.get(PREFIX + "CLOUDFLARE_HOST")):
             overlay.pop(PREFIX + "CLOUDFLARE_TOKEN", None)  # a site without a redirect of its own
         try:
@@ -195,7 +196,11 @@ def from_file(path: str, environ: Mapping[str, str], *, need: tuple[str, ...] = 
         except ConfigError as exc:
             for variable, problem in exc.problems:
                 key = variable[len(PREFIX):].lower() if variable.startswith(PREFIX) else ""
-                problems.append((_where(shown, name, key) if key in PER_SITE else variable, problem))
+                if key not in PER_SITE:
+                    problems.append((variable, problem))
+                else:  # named where the value came from: the site's table, else [defaults]
+                    problems.append((_where(shown, name if variable in own or variable not in defaults else None,
+                                            key), problem))
             continue
         built[name] = replace(settings, site=name)
     problems.extend(_clashes(shown, built))

@@ -108,6 +108,24 @@ def test_the_standby_drill_fails_over_without_a_create_and_keeps_the_standby():
     assert "verdict: PASS" in result.stdout and "✗" not in result.stdout
 
 
+def test_the_sites_drill_fails_one_site_over_and_back_while_the_others_stay_home():
+    result = run("drill", "--sites", "3", "--ready-delay", "0.2", timeout=90)
+
+    assert result.returncode == 0, result.stdout[-2000:]
+    assert "blog failed over" in result.stdout and "blog failed back" in result.stdout
+    assert "wiki, photos still at home, no replica, no redirect" in result.stdout
+    assert "one reconcile of all 3 sites: nothing to do" in result.stdout
+    assert "verdict: PASS" in result.stdout and "✗" not in result.stdout
+
+
+@pytest.mark.parametrize("args", [("--sites", "1"), ("--sites", "3", "--live"), ("--sites", "3", "--standby"),
+                                  ("--site", "blog")])
+def test_the_sites_drill_refuses_what_it_cannot_rehearse(args):
+    result = run("drill", *args)
+
+    assert result.returncode == 2 and ("--sites" in result.stderr or "--site" in result.stderr)
+
+
 def test_the_standby_drill_is_local_only():
     result = run("drill", "--live", "--standby")
 

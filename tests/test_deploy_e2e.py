@@ -71,6 +71,34 @@ def test_deploy_creates_both_functions_then_a_second_run_changes_nothing(emu):
     assert len([r for r in emu.requests if r.kind == "upload"]) == 1  # both functions, one upload, none again
 
 
+def test_a_sites_file_travels_with_the_function_and_the_deployed_source_serves_every_site(emu, tmp_path):
+    path = tmp_path / "homelab.toml"
+    path.write_text('[sites.blog]\nimage = "img/blog:1"\nhome_url = "https://blog.example.org"\n\n'
+                    '[sites.wiki]\nimage = "img/wiki:1"\nhome_url = "https://wiki.example.org"\n')
+    env = {k: v for k, v in shell(emu, SWITCH_SITES_FILE=str(path)).items()
+           if k not in ("SWITCH_IMAGE", "SWITCH_HOME_URL")}
+
+    result = cli(env, "deploy", "--site", "wiki")
+
+    assert result.returncode == 0, result.stderr
+    variables = function(emu, "switch-prod")["serviceConfig"]["environmentVariables"]
+    assert variables["SWITCH_SITES_FILE"] == "sites/homelab.toml"
+    [zipped] = emu.uploads.values()
+    archive = zipfile.ZipFile(io.BytesIO(zipped))
+    assert archive.read("sites/homelab.toml") == path.read_bytes()
+    # The deployed source on its own, as Cloud Functions runs it: it finds the file and serves both sites.
+    archive.extractall(tmp_path / "workspace")
+    code = ("import functions_framework, json; app = functions_framework.create_app('switch', 'main.py'); "
+            "print(app.test_client().get('/status?site=nowhere', headers={'Authorization': 'Bearer " + TOKEN +
+            "'}).get_json()['error']['message'])")
+    run = subprocess.run([sys.executable, "-c", code], cwd=tmp_path / "workspace", capture_output=True, text=True,
+                         env={"PATH": os.environ["PATH"], **variables, "SWITCH_TOKEN": TOKEN}, timeout=60)
+    assert run.stdout.strip().endswith("no site 'nowhere'; the sites are blog, wiki"), run.stderr
+
+    unknown = cli(env, "deploy", "--site", "forum", "--dry-run")
+    assert unknown.returncode == 2 and "no site 'forum'" in unknown.stderr
+
+
 def test_a_changed_setting_patches_in_place_and_status_shows_the_functions(emu):
     cli(shell(emu), "deploy")
     emu.clear_requests()

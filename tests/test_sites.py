@@ -248,3 +248,105 @@ def test_one_reconcile_of_every_site_with_nothing_to_do_costs_two_google_calls_a
     # Per site: GET its replica, and list its open alerts.
     assert sorted((r.method, r.path.rsplit("/", 1)[-1]) for r in google) == sorted(
         [("GET", f"{name}-replica") for name in NAMES] + [("GET", "alerts")] * 3)
+
+
+def test_a_duplicate_alert_of_a_site_costs_one_google_call(three):
+    three.homes["blog"].go_down()
+    three.notify("open", site="blog")
+    three.emulator.clear_requests()
+
+    answer = three.notify("open", site="blog")
+
+    assert answer.get_json()["action"] == "none"
+    google = [r for r in three.emulator.calls() if "client/v4" not in r.path]
+    assert [(r.method, r.path.rsplit("/", 1)[-1]) for r in google] == [("GET", "blog-replica")]
+
+
+def test_reconcile_starts_no_site_it_could_not_finish_in_time(three):
+    from switch import fleet, sites
+
+    every = sites.load().chosen(None)
+    clock = iter([0.0, 0.0, 470.0, 470.0]).__next__  # the deadline, then a first site, then it is late
+
+    answer, ok = fleet.reconcile(every[:2], budget=480.0, clock=clock)
+
+    assert not ok is False  # nothing failed: a site not reached is not a failure
+    assert "skipped" in answer["sites"]["wiki"] and "the next reconcile goes on" in answer["sites"]["wiki"]["skipped"]
+
+
+# -- the file --------------------------------------------------------------------------------
+
+
+def run_cli(env_extra: dict, *args: str):
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SWITCH_")}
+    env.update({"SWITCH_PROJECT": PROJECT, "SWITCH_REGION": REGION, "SWITCH_TOKEN": TOKEN, **env_extra})
+    return subprocess.run([sys.executable, "-m", "switch", *args], cwd=ROOT, env=env, capture_output=True,
+                          text=True, timeout=60)
+
+
+def test_a_bad_sites_file_names_the_file_site_and_key_of_every_problem_at_once(tmp_path):
+    path = tmp_path / "sites.toml"
+    path.write_text('[defaults]\ncolour = "red"\n\n[sites.blog]\nhome_url = "https://blog.example.org"\n'
+                    'port = "eighty"\n\n[sites.wiki]\nimage = "img/wiki:1"\nhome_url = "https://wiki.example.org"\n'
+                    'token = "0123456789abcdefghij"\n\n[sites.Photos]\nimage = "img/photos:1"\n\n'
+                    '[sites.forum]\nimage = "img/forum:1"\nhome_url = "https://wiki.example.org"\n')
+
+    result = run_cli({"SWITCH_SITES_FILE": str(path)}, "reconcile")
+
+    assert result.returncode == 2 and result.stdout == ""
+    message = result.stderr
+    for expected in (f"{path} [defaults] colour: is not a setting",
+                     f"{path} [sites.blog] image: is not set",
+                     f"{path} [sites.blog] port: 'eighty' is not a whole number",
+                     f"{path} [sites.wiki] token: is global, not per site: set SWITCH_TOKEN",
+                     f"{path} [sites.Photos]: is not a site name",
+                     f"{path} [sites.forum] alert_policy: 'switch: wiki.example.org down' is also site 'wiki'"):
+        assert expected in message, expected
+
+
+def test_invalid_toml_and_a_missing_file_are_named(tmp_path):
+    broken = tmp_path / "sites.toml"
+    broken.write_text("[sites.blog\nimage = 1\n")
+
+    assert "not valid TOML" in run_cli({"SWITCH_SITES_FILE": str(broken)}, "status", "--json").stdout
+    missing = run_cli({"SWITCH_SITES_FILE": "nowhere.toml"}, "status", "--json")
+    assert missing.returncode == 2 and "'nowhere.toml': no such file" in missing.stdout
+
+
+def test_a_per_site_variable_next_to_a_sites_file_says_where_it_belongs(tmp_path):
+    path = tmp_path / "sites.toml"
+    path.write_text('[sites.blog]\nimage = "img/blog:1"\n')
+
+    result = run_cli({"SWITCH_SITES_FILE": str(path), "SWITCH_IMAGE": "img/www:1"}, "status", "--json")
+
+    assert result.returncode == 2
+    assert "SWITCH_IMAGE: is set, but SWITCH_SITES_FILE describes the sites" in result.stdout
+
+
+def test_the_function_with_a_bad_sites_file_answers_500_names_nothing_and_logs_the_key(three, capsys):
+    three.path.write_text(three.path.read_text().replace('probe_count = 1', 'probe_count = "many"'))
+
+    answer = three.client.get("/status", headers=BEARER)
+
+    assert answer.status_code == 500 and "sites.toml" not in answer.get_data(as_text=True)
+    assert f"{three.path} [defaults] probe_count" in capsys.readouterr().out
+    assert three.emulator.calls() == []
+
+
+def test_defaults_apply_to_every_site_and_a_site_overrides_them(tmp_path):
+    from switch import sites
+
+    path = tmp_path / "sites.toml"
+    path.write_text('[defaults]\nmemory = "256Mi"\nstandby = true\n\n[sites.blog]\nimage = "img/blog:1"\n\n'
+                    '[sites.wiki]\nimage = "img/wiki:1"\nmemory = "1Gi"\nservice = "wiki-cloud"\n'
+                    'container_env = { LOG_LEVEL = "info" }\n')
+
+    found = sites.from_file(str(path), {"SWITCH_PROJECT": PROJECT, "SWITCH_REGION": REGION, "SWITCH_TOKEN": TOKEN})
+
+    blog, wiki = found.by_name["blog"], found.by_name["wiki"]
+    assert (blog.memory, blog.standby, blog.service, blog.site) == ("256Mi", True, "blog-replica", "blog")
+    assert (wiki.memory, wiki.service, dict(wiki.container_env)) == ("1Gi", "wiki-cloud", {"LOG_LEVEL": "info"})
