@@ -198,8 +198,24 @@ def notification(state: str = "open", **incident) -> dict:
     return payload
 
 
+def pytest_sessionfinish(session):
+    """Under pytest-xdist, a worker hands its reliability figures to the controller."""
+    from tests import reliability
+
+    if hasattr(session.config, "workeroutput"):
+        session.config.workeroutput["reliability"] = dict(reliability.figures)
+
+
+def pytest_testnodedown(node, error):
+    """The controller adds up each worker's figures (pytest-xdist's hook)."""
+    from tests import reliability
+
+    for name, value in (getattr(node, "workeroutput", {}) or {}).get("reliability", {}).items():
+        reliability.count(name, value)
+
+
 def pytest_terminal_summary(terminalreporter):
-    """The reliability suite's figures (tests/reliability.py), quoted in tests/RELIABILITY.md."""
+    """The reliability suite's figures (tests/reliability.py), quoted in the README's Reliability section."""
     from tests import reliability
 
     line = reliability.summary()

@@ -1,8 +1,9 @@
 """The reliability suite's figures, and the state checks they count.
 
 The hostile, credential, fault, ordering, load and log tests add to these
-counters; ``conftest.pytest_terminal_summary`` prints them after the run, and
-tests/RELIABILITY.md quotes them. Import it as ``tests.reliability`` so every
+counters; ``conftest.pytest_terminal_summary`` prints them after the run (added
+up across pytest-xdist's workers), and the README's Reliability section quotes
+them. Import it as ``tests.reliability`` so every
 test module and the conftest share one copy.
 """
 

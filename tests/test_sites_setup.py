@@ -168,3 +168,18 @@ def test_teardown_of_one_site_leaves_the_others_and_what_they_share(world):
     assert sorted(site_of(p) for p in ours(emu, "alertPolicies")) == ["photos", "wiki"]
     assert len(ours(emu, "notificationChannels")) == 1 and len(emu.state()["jobs"]) == 1
     assert "blog-replica" not in emu.services(PROJECT, REGION)
+
+
+def test_moving_from_one_site_keeps_its_policy_and_labels_it_with_the_site(world):
+    emu, path, env = world
+    single = {k: v for k, v in env.items() if k not in ("SWITCH_SITES_FILE", "SWITCH_CLOUDFLARE_TOKEN")}
+    single.update(SWITCH_HOME_URL="https://blog.example.org", SWITCH_SERVICE="site-replica")
+    assert cli(single, "setup", "--function-url", FUNCTION_URL, "--no-scheduler").returncode == 0
+    [before] = ours(emu, "alertPolicies")
+    path.write_text(sites_file(("blog",)).replace('[sites.blog]\n', '[sites.blog]\nservice = "site-replica"\n'))
+
+    moved = cli(env, "setup", "--function-url", FUNCTION_URL, "--no-scheduler")
+
+    assert moved.returncode == 0, moved.stderr
+    [after] = ours(emu, "alertPolicies")
+    assert after["name"] == before["name"] and site_of(after) == "blog"

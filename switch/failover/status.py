@@ -49,8 +49,8 @@ def status(sw) -> dict:
             answer["alert_open"] = None
             answer["warnings"].append(f"could not read the open alerts: {exc.message}")
     if settings.standby and replica is None:
-        answer["warnings"].append("SWITCH_STANDBY=true but there is no warm standby; the next reconcile creates it "
-                                  "(or run: python -m switch reconcile)")
+        answer["warnings"].append("the warm standby is on (standby = true) but there is none yet; the next "
+                                  "reconcile creates it (or run: python -m switch reconcile)")
     if not settings.probe_url:
         answer["warnings"].append("failback is unprobed: SWITCH_HOME_URL is not set, so switch fails back on the "
                                   "closing alert alone, without checking that the home site answers")
