@@ -259,31 +259,31 @@ def cmd_emulator(args) -> int:
     return main(args.rest)
 
 
-def cmd_setup(args) -> int:
+def _on_sites(args, single, several):
+    """Setup or teardown: of the one site, or (a sites file) of every site or the one --site names."""
     from . import ops
 
     sites = _sites(())
-    if sites.multi:
-        from .ops import sites as multi
+    options = ops.options_from_args(args)
+    if not sites.multi:
+        return single(_site(args, ()), options, dry_run=args.dry_run)
+    _known(sites, args.site)
+    return several(sites, options, site=args.site, dry_run=args.dry_run)
 
-        _known(sites, args.site)
-        outcomes = multi.setup(sites, ops.options_from_args(args), site=args.site, dry_run=args.dry_run)
-    else:
-        outcomes = ops.setup(_site(args, ()), ops.options_from_args(args), dry_run=args.dry_run)
+
+def cmd_setup(args) -> int:
+    from . import ops
+    from .ops import sites
+
+    outcomes = _on_sites(args, ops.setup, sites.setup)
     return 0 if outcomes is not None else 1
 
 
 def cmd_teardown(args) -> int:
     from . import ops
+    from .ops import sites
 
-    sites = _sites(())
-    if sites.multi:
-        from .ops import sites as multi
-
-        _known(sites, args.site)
-        outcomes = multi.teardown(sites, ops.options_from_args(args), site=args.site, dry_run=args.dry_run)
-    else:
-        outcomes = ops.teardown(_site(args, ()), ops.options_from_args(args), dry_run=args.dry_run)
+    outcomes = _on_sites(args, ops.teardown, sites.teardown)
     return REFUSED if any(o.action == "kept" for o in outcomes) else 0
 
 

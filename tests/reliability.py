@@ -9,6 +9,7 @@ test module and the conftest share one copy.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 
@@ -331,6 +332,20 @@ def patch_settings(monkeypatch, **changes) -> None:
         return patched[id(settings)]
 
     monkeypatch.setattr(config, "load", load_patched)
+
+
+@contextlib.contextmanager
+def with_defaults(world, env, client, **more):
+    """The in-process function against the world, its timing settings at their defaults (the flap guard's
+    300 s, unless ``more`` says otherwise): for the tests about timing and order. Faults fired are counted."""
+    emulator, home, chaos = world
+    configure(env, emulator, home, MIN_ACTIVE_SECONDS=None, **more)
+    before = fresh(emulator, home, chaos)
+    try:
+        yield InProcess(client, emulator, home, chaos)
+    finally:
+        faults_since(chaos, before)
+        emulator.set_ready_delay(0)
 
 
 def fresh(emulator, home, chaos) -> int:

@@ -38,14 +38,10 @@ FIRST_RULE = r"/zones/[0-9a-f]+/rulesets$"
 
 @pytest.fixture
 def fn(world, env, client):
-    emulator, home, chaos = world
     # Timing and order are the subject here: the flap guard keeps its default
     # (SWITCH_MIN_ACTIVE_SECONDS=300), and a test says how long an outage lasted (fn.age).
-    reliability.configure(env, emulator, home, MIN_ACTIVE_SECONDS=None)
-    before = reliability.fresh(emulator, home, chaos)
-    yield reliability.InProcess(client, emulator, home, chaos)
-    reliability.faults_since(chaos, before)
-    emulator.set_ready_delay(0)
+    with reliability.with_defaults(world, env, client) as function:
+        yield function
 
 
 def creates(fn) -> int:

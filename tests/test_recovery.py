@@ -22,13 +22,9 @@ SERVICES = f"/locations/{REGION}/services"
 
 @pytest.fixture
 def fn(world, env, client):
-    emulator, home, chaos = world
-    reliability.configure(env, emulator, home, MIN_ACTIVE_SECONDS=None, PROBE_COUNT=None, PROBE_TIMEOUT_SECONDS=None,
-                          POLL_INTERVAL_SECONDS=None)
-    before = reliability.fresh(emulator, home, chaos)
-    yield reliability.InProcess(client, emulator, home, chaos)
-    reliability.faults_since(chaos, before)
-    emulator.set_ready_delay(0)
+    with reliability.with_defaults(world, env, client, PROBE_COUNT=None, PROBE_TIMEOUT_SECONDS=None,
+                                   POLL_INTERVAL_SECONDS=None) as function:
+        yield function
 
 
 @pytest.fixture
