@@ -413,17 +413,13 @@ def run_live(args, out=None) -> int:
     """A throwaway replica in the real project, for the site (or each site of the sites file); traffic is never
     touched."""
     from . import sites
-
-    from .errors import BadRequest
+    from .errors import BadRequest, ConfigError
 
     t = Timeline(out)
     found = sites.load()
     try:
-        chosen = found.chosen(getattr(args, "site", None)) if found.multi else [found.pick(getattr(args, "site",
-                                                                                                     None))]
+        chosen = found.chosen(getattr(args, "site", None))
     except BadRequest as exc:
-        from .errors import ConfigError
-
         raise ConfigError("--site", exc.message) from None
     times = [_live_one(t, settings) for settings in chosen]
     print(file=t.out)

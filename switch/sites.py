@@ -144,8 +144,8 @@ def locate(path: str) -> Path | None:
     return next((c for c in _candidates(path) if c.is_file()), None)
 
 
-def read(path: str) -> tuple[str, dict]:
-    """(the path as found, the parsed file); ConfigError naming SWITCH_SITES_FILE when it cannot be read."""
+def read(path: str) -> dict:
+    """The parsed file; ConfigError naming SWITCH_SITES_FILE when it cannot be found, read or parsed."""
     import tomllib
 
     found = locate(path)
@@ -153,7 +153,7 @@ def read(path: str) -> tuple[str, dict]:
         places = ", ".join(str(c.parent) for c in _candidates(path))
         raise ConfigError(SITES_FILE, f"{path!r}: no such file (looked in {places})")
     try:
-        return str(found), tomllib.loads(found.read_text(encoding="utf-8"))
+        return tomllib.loads(found.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(SITES_FILE, f"{path}: cannot be read ({exc})") from None
     except tomllib.TOMLDecodeError as exc:
@@ -162,7 +162,7 @@ def read(path: str) -> tuple[str, dict]:
 
 def from_file(path: str, environ: Mapping[str, str], *, need: tuple[str, ...] = NEEDS) -> Sites:
     """Every site of the file, each validated as its own Settings; one ConfigError naming every problem."""
-    _, data = read(path)
+    data = read(path)
     shown = path  # named as the person wrote it
     problems: list[tuple[str, str]] = []
     for key in data:

@@ -334,6 +334,16 @@ def patch_settings(monkeypatch, **changes) -> None:
     monkeypatch.setattr(config, "load", load_patched)
 
 
+def redirect_writes(emulator) -> list[bool]:
+    """Every redirect write the emulator saw, as whether it left the rule enabled."""
+    writes = []
+    for record in emulator.calls():
+        if "client/v4" in record.path and record.method in ("PUT", "POST", "PATCH") and record.json:
+            rule = record.json["rules"][0] if "rules" in record.json else record.json
+            writes.append(bool(rule.get("enabled", True)))
+    return writes
+
+
 @contextlib.contextmanager
 def with_defaults(world, env, client, **more):
     """The in-process function against the world, its timing settings at their defaults (the flap guard's

@@ -49,13 +49,7 @@ def creates(fn) -> int:
 
 
 def redirect_writes(fn) -> list[bool]:
-    """Every redirect write, as whether it left the rule enabled."""
-    writes = []
-    for record in fn.emulator.calls():
-        if "client/v4" in record.path and record.method in ("PUT", "POST", "PATCH") and record.json:
-            rule = record.json["rules"][0] if "rules" in record.json else record.json
-            writes.append(bool(rule.get("enabled", True)))
-    return writes
+    return reliability.redirect_writes(fn.emulator)
 
 
 def body(answer) -> dict:

@@ -194,29 +194,30 @@ class RunApi(GoogleApi):
         spec = knative.normalized_spec(body["spec"], self.project_number)
         labels, annotations = knative.user_metadata(body["metadata"], knative.SERVER_LABELS, knative.SERVER_ANNOTATIONS)
         creator = f"emulator@{project}.iam.gserviceaccount.com"
-        stored = Stored(
-            body={
-                "apiVersion": "serving.knative.dev/v1",
-                "kind": "Service",
-                "metadata": {
-                    "name": name,
-                    "namespace": self.project_number,
-                    "selfLink": f"/apis/serving.knative.dev/v1/namespaces/{self.project_number}/services/{name}",
-                    "uid": str(uuid.uuid4()),
-                    "resourceVersion": "",  # derived from timestamps when read
-                    "generation": 1,
-                    "creationTimestamp": rfc3339(now),
-                    "labels": {**labels, "cloud.googleapis.com/location": region},
-                    "annotations": self._annotations(annotations, region, name, creator),
-                },
-                "spec": spec,
-            },
-            revisions=[self._revision(name, spec, 1, [], now)],
-            written_at=now,
-        )
+        stored = self._new(name, spec, now, generation=1)
+        stored.body["metadata"].update(labels={**labels, "cloud.googleapis.com/location": region},
+                                       annotations=self._annotations(annotations, region, name, creator))
+        stored.revisions.append(self._revision(name, spec, 1, [], now))
         if request.args.get("dryRun") != "all":
             self.stored.setdefault((project, region), {})[name] = stored
         return json_response(self.render(stored, now))
+
+    def _new(self, name: str, spec: dict, now: float, *, generation: int) -> Stored:
+        """A service as Cloud Run first stores it; the caller adds labels, annotations and revisions."""
+        return Stored(body={
+            "apiVersion": "serving.knative.dev/v1",
+            "kind": "Service",
+            "metadata": {
+                "name": name,
+                "namespace": self.project_number,
+                "selfLink": f"/apis/serving.knative.dev/v1/namespaces/{self.project_number}/services/{name}",
+                "uid": str(uuid.uuid4()),
+                "resourceVersion": "",  # derived from timestamps when read
+                "generation": generation,
+                "creationTimestamp": rfc3339(now),
+            },
+            "spec": spec,
+        }, revisions=[], written_at=now)
 
     def list(self, request, project, region):
         objects = self.snapshot(project, region)
@@ -315,20 +316,7 @@ class RunApi(GoogleApi):
         labels = {**metadata.get("labels", {}), "cloud.googleapis.com/location": region}
         creator = f"service-{self.project_number}@gcf-admin-robot.iam.gserviceaccount.com"
         if stored is None:
-            stored = Stored(body={
-                "apiVersion": "serving.knative.dev/v1",
-                "kind": "Service",
-                "metadata": {
-                    "name": name,
-                    "namespace": self.project_number,
-                    "selfLink": f"/apis/serving.knative.dev/v1/namespaces/{self.project_number}/services/{name}",
-                    "uid": str(uuid.uuid4()),
-                    "resourceVersion": "",
-                    "generation": 0,
-                    "creationTimestamp": rfc3339(now),
-                },
-                "spec": spec,
-            }, revisions=[], written_at=now)
+            stored = self._new(name, spec, now, generation=0)
             self.stored.setdefault((project, region), {})[name] = stored
         meta = stored.body["metadata"]
         meta["generation"] += 1

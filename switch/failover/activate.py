@@ -27,10 +27,12 @@ from ..probe import ProbeResult, answers_publicly
 from .report import ACTIVE, STANDBY, Report, Steps
 
 
-# What a person can do about a failed revision, named in the answer.
-WAY_OUT = ("Fix SWITCH_IMAGE (with a sites file, the site's image) or the replica settings, and the next open, "
-           "reconcile or POST /failover rolls a new revision; or remove the replica with POST /failback "
-           "{\"force\": true}")
+def way_out(settings) -> str:
+    """What a person can do about a failed revision, named in the answer."""
+    remove = ("remove the warm standby with python -m switch teardown (failback keeps it)" if settings.standby
+              else "remove the replica with POST /failback {\"force\": true}")
+    return ("Fix SWITCH_IMAGE (with a sites file, the site's image) or the replica settings, and the next open, "
+            f"reconcile or POST /failover rolls a new revision; or {remove}")
 
 
 def failover(sw, *, pinned: bool = False, incident: Incident | None = None, trigger: str = "manual",
@@ -80,7 +82,7 @@ def activate(sw, steps: Steps, replica: Replica | None, *, pinned: bool = False,
                 replica = sw.run.wait_ready(sw.settings.ready_timeout_seconds,
                                             poll_interval=sw.settings.poll_interval_seconds, on_poll=polled)
             except ReplicaFailed as exc:
-                exc.message += f". {WAY_OUT}"
+                exc.message += f". {way_out(sw.settings)}"
                 raise
             s.changed = True
             s.detail = replica.url or ""
@@ -151,7 +153,7 @@ def _prepare(sw, steps: Steps, replica: Replica | None, *, pinned: bool,
         return _create(sw, steps, pinned=pinned, incident=incident), {}
     if replica.ready is False:
         if replica.matches(sw.settings):
-            raise ReplicaFailed(f"Cloud Run replica {replica.name!r} failed: {replica.message}. {WAY_OUT}", api="run")
+            raise ReplicaFailed(f"Cloud Run replica {replica.name!r} failed: {replica.message}. {way_out(sw.settings)}", api="run")
         with steps.step("roll") as s:
             replica = sw.run.roll(replica, sw.settings)
             s.changed = True

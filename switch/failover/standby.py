@@ -21,7 +21,7 @@ from __future__ import annotations
 from .. import logs
 from ..cloudrun import Replica, service_body
 from ..errors import ReplicaFailed
-from .activate import WAY_OUT, activate
+from .activate import activate, way_out
 from .report import ACTIVE, STANDBY, Report, Steps
 
 
@@ -54,7 +54,7 @@ def keep(sw, steps: Steps, replica: Replica | None, trigger: str) -> Report:
             s.detail = f"a new revision of the warm standby from image {settings.image}; the redirect is untouched"
         reason = "; ".join(filter(None, ["rolled the warm standby to the current settings", reason]))
     elif replica.ready is False:
-        raise ReplicaFailed(f"the warm standby {replica.name!r} failed: {replica.message}. {WAY_OUT}", api="run")
+        raise ReplicaFailed(f"the warm standby {replica.name!r} failed: {replica.message}. {way_out(settings)}", api="run")
     return sw.report(steps, "standby", STANDBY, None, trigger=trigger,
                      reason=reason or f"the warm standby is {'ready' if replica.ready else 'starting'} "
                                       f"({replica.revision or 'no revision ready yet'}); visitors are home")

@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Callable
 
-from ..errors import ConfigError
+from ..errors import ConfigError, SwitchError
 from . import engine, naming
 from .chain import SetupOptions, Target, _looking, _functions, resolve, with_deployed_secrets, with_deployed_url
 from .engine import Context, Outcome, Recorder, Row
@@ -181,8 +181,8 @@ def status(sites, options: SetupOptions = SetupOptions(), *, site: str | None = 
                      *([_OrphanReplicas()] if shared.region else [])):
             try:
                 items = [i for i in kind.find(shared_ctx) if kind.ours(shared_ctx, i)]
-            except Exception as exc:  # a part that cannot be read says so; the rest stands
-                left.append(Row(kind.label, "unknown", "", str(getattr(exc, "message", exc))))
+            except SwitchError as exc:  # a part that cannot be read says so; the rest stands
+                left.append(Row(kind.label, "unknown", "", exc.message))
                 continue
             for item in items:
                 labels = item.get("userLabels") or ((item.get("metadata") or {}).get("labels")) or {}

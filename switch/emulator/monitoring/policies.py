@@ -35,7 +35,6 @@ PROMPTS = {"OPENED", "CLOSED"}
 DEFAULT_AUTO_CLOSE = "604800s"
 
 
-
 class PoliciesMixin:
     """The alert policies of MonitoringApi (state lives there)."""
 
